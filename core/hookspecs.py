@@ -1,0 +1,231 @@
+"""Every hook civic calls, in the order a conversation meets them.
+
+Plugins implement hooks with ``from civic import hookimpl``. An implementation may accept
+any subset of a hook's arguments, so hooks can gain arguments without breaking plugins.
+For ``firstresult`` hooks civic stops at the first non-``None`` result; implementations
+run in reverse registration order, so an installed plugin is asked before the built-in
+defaults and can override them. A hook implementation that raises is logged with its
+plugin's name and skipped; the citizen never sees a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pluggy
+
+from civic.texts import Texts
+from civic.values import (
+    Conversation,
+    Department,
+    DepartmentAction,
+    Identity,
+    NotIdentified,
+)
+
+hookspec = pluggy.HookspecMarker("civic")
+hookimpl = pluggy.HookimplMarker("civic")
+
+
+# -- registration -------------------------------------------------------------------
+
+
+@hookspec
+def register_departments(register: Callable[[Department], None]) -> None:
+    """Register the departments this plugin provides.
+
+    Called once when an engine (or a CLI command that lists departments) starts.
+
+    :param register: call it with each :class:`civic.values.Department`. civic records the
+        plugin that registered it; a slug registered twice, or a department whose forms
+        are not valid civic forms, is reported with the plugin's name and left out.
+
+    Collected: every plugin is called; the return value is ignored.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``civic`` command line.
+
+    Called once when the CLI starts, before arguments are parsed.
+
+    :param cli: the :class:`typer.Typer` application; add commands with ``@cli.command()``.
+
+    Collected: every plugin is called; the return value is ignored.
+    """
+
+
+@hookspec
+def register_format_checkers(register: Callable[[str, Callable[[Any], bool]], None]) -> None:
+    """Add JSON-Schema ``format`` checkers usable by every form (``cpf``, ``cep``...).
+
+    Called once when the form validators are built.
+
+    :param register: call ``register(name, check)``; ``check(value)`` returns whether
+        the value conforms. A later registration of the same name replaces an earlier one.
+
+    Collected: every plugin is called; the return value is ignored.
+    """
+
+
+# -- identification -------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def identify_citizen(
+    text: str, conversation: Conversation, texts: Texts
+) -> Identity | NotIdentified | None:
+    """Identify the citizen from a message, while the conversation is ``identifying``.
+
+    Called for each citizen message until identification succeeds.
+
+    :param text: the message as the citizen typed it (``Maria José 529.982.247-25``).
+    :param conversation: the conversation so far.
+    :param texts: the city's citizen-facing texts (``texts("cpf_missing")``).
+    :return: an :class:`~civic.values.Identity` (name and CPF digits) when the message
+        identifies the citizen; a :class:`~civic.values.NotIdentified` whose ``reason``
+        tells the citizen what is missing or wrong; ``None`` to let another plugin try.
+
+    firstresult: stops at the first non-``None`` result.
+    """
+
+
+# -- routing ------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def route_message(
+    text: str, departments: Sequence[Department], conversation: Conversation
+) -> str | None:
+    """Choose the department for a message, while the citizen is choosing one.
+
+    Called for each citizen message in the ``choosing_department`` state, and for a
+    message in ``offering_help`` that is not a plain yes or no.
+
+    :param text: the citizen's message (a menu number, a name, or a sentence).
+    :param departments: the enabled departments, in menu order (number 1 first).
+    :param conversation: the conversation so far.
+    :return: the slug of the chosen department, or ``None`` when the message does not
+        decide (civic then shows the menu again).
+
+    firstresult: stops at the first non-``None`` result.
+    """
+
+
+# -- inside a department ------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def department_message(
+    department: Department, text: str, conversation: Conversation, texts: Texts
+) -> DepartmentAction | None:
+    """Handle a citizen message inside a department.
+
+    Called for each citizen message in the ``in_department`` state. Implementations
+    should check ``department.slug`` and return ``None`` for departments they do not own.
+
+    :param department: the department the citizen is in.
+    :param text: the citizen's message.
+    :param conversation: the conversation so far.
+    :param texts: the city's citizen-facing texts.
+    :return: an :class:`~civic.values.Answer` (a free answer; ``done=True`` moves on to
+        offering further help), a :class:`~civic.values.StartForm` (run one of the
+        department's forms), a :class:`~civic.values.HandOver` (wait for a human), or
+        ``None`` when the plugin has nothing to say (civic shows the department's menu).
+
+    firstresult: stops at the first non-``None`` result. The built-in ``topics`` plugin
+    answers last, from the department's declared topics.
+    """
+
+
+@hookspec
+def form_submitted(
+    department: Department,
+    form: str,
+    data: Mapping[str, Any],
+    protocol: str,
+    conversation: Conversation,
+) -> str | None:
+    """React to a form the citizen confirmed: notify a team, call another system...
+
+    Called inside the message's transaction, after the submission is stored and its
+    protocol number taken; if it raises, the submission is still kept.
+
+    :param department: the department whose form it is.
+    :param form: the form's name.
+    :param data: the validated, normalised answers.
+    :param protocol: the protocol number given to the citizen.
+    :param conversation: the conversation.
+    :return: an optional sentence to add to the confirmation the citizen receives.
+
+    Collected: every plugin is called; non-``None`` texts are all shown.
+    """
+
+
+@hookspec(firstresult=True)
+def protocol_number(department: Department, form: str, year: int, sequence: int) -> str | None:
+    """Format the protocol number of a new submission.
+
+    Called when a form is submitted, after civic took the next ``sequence`` for the
+    department's prefix and ``year`` from the database (unique with any number of workers).
+
+    :param department: the department whose form was submitted.
+    :param form: the form's name.
+    :param year: the current year.
+    :param sequence: the next number for this prefix and year, from 1.
+    :return: the protocol text (it must be unique), or ``None`` for the next plugin.
+        The built-in plugin returns ``PROCON-2026-000123``.
+
+    firstresult: stops at the first non-``None`` result.
+    """
+
+
+# -- closing survey and scoring -----------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def score_rating(text: str, scale_min: int, scale_max: int, texts: Texts) -> int | str | None:
+    """Read the score in the citizen's answer to the rating question.
+
+    Called for each answer to "what score do you give, from 0 to 10?".
+
+    :param text: what the citizen typed (``10``, ``nota 9``, ``dez``, ``9/10``).
+    :param scale_min: the lowest score of the city's scale (0 or 1).
+    :param scale_max: the highest score (10 or 5).
+    :param texts: the city's citizen-facing texts.
+    :return: the score as an ``int`` within the scale; the string ``"decline"`` when the
+        citizen declines to rate; a string starting with ``"refuse:"`` followed by a
+        sentence telling the citizen why the answer was not accepted; or ``None`` when
+        the plugin cannot read the answer (civic asks again).
+
+    firstresult: stops at the first non-``None`` result.
+    """
+
+
+# -- conversation lifecycle ---------------------------------------------------------
+
+
+@hookspec
+def conversation_opened(conversation: Conversation) -> None:
+    """A new conversation was opened by a citizen's first message.
+
+    Called after the message's transaction is committed.
+
+    :param conversation: the new conversation.
+
+    Collected: every plugin is called; the return value is ignored.
+    """
+
+
+@hookspec
+def conversation_closed(conversation: Conversation) -> None:
+    """A conversation was closed (after the survey, or when the citizen left).
+
+    Called after the message's transaction is committed.
+
+    :param conversation: the conversation, in the ``closed`` state.
+
+    Collected: every plugin is called; the return value is ignored.
+    """

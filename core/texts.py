@@ -1,0 +1,65 @@
+"""Citizen-facing text: a catalogue of templates, Brazilian Portuguese by default.
+
+Every sentence civic says to a citizen has a key here. A locale file in ``locales/``
+translates them, and a city overrides any of them in its configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+DEFAULT_LOCALE = "pt-BR"
+
+
+class MissingText(KeyError):
+    """A text key that neither the locale nor the overrides define."""
+
+
+def load_catalog(locale: str = DEFAULT_LOCALE) -> dict[str, str]:
+    """Read the catalogue of ``locale``: every ``civic/locales/<locale>/*.json`` file."""
+    folder = resources.files("civic").joinpath("locales", locale)
+    if not folder.is_dir():
+        raise MissingText(f"no catalogue for locale {locale!r}")
+    catalog: dict[str, str] = {}
+    for part in sorted(folder.iterdir(), key=lambda item: item.name):
+        if part.name.endswith(".json"):
+            catalog.update(json.loads(part.read_text(encoding="utf-8")))
+    return catalog
+
+
+class Texts:
+    """Looks up and fills a template: ``texts("welcome", name="Maria")``."""
+
+    def __init__(
+        self, locale: str = DEFAULT_LOCALE, overrides: Mapping[str, str] | None = None
+    ) -> None:
+        self.locale = locale
+        self.catalog = {**load_catalog(DEFAULT_LOCALE), **load_catalog(locale)}
+        if overrides:
+            self.catalog.update(overrides)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        try:
+            template = self.catalog[key]
+        except KeyError:
+            raise MissingText(key) from None
+        return template.format_map(_Lenient(values))
+
+    def keys(self) -> list[str]:
+        return sorted(self.catalog)
+
+
+class _Lenient(dict[str, Any]):
+    """Leave unknown placeholders visible rather than crash on a city's typo."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{names}`` a template uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}

@@ -1,0 +1,159 @@
+"""Frozen values that cross a hook boundary.
+
+Plugins receive and return these; they never see a database session. Everything a
+conversation needs to go on lives in storage, so these are snapshots, not live objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class Choice:
+    """One numbered option shown to the citizen (``value`` is what they may type)."""
+
+    value: str
+    label: str
+
+
+@attrs.frozen
+class Identity:
+    """A citizen identified from a message: the name and the 11 CPF digits."""
+
+    name: str
+    cpf: str = attrs.field(repr=False)  # never log a CPF in clear
+
+
+@attrs.frozen
+class NotIdentified:
+    """An identification attempt that failed; ``reason`` is shown to the citizen."""
+
+    reason: str
+
+
+@attrs.frozen
+class Topic:
+    """Something a department can do, shown as an entry of its menu.
+
+    Exactly one of ``answer`` (a free answer), ``form`` (the name of one of the
+    department's forms) or ``handover`` (pass the conversation to a human) says what
+    choosing it does. ``keywords`` let the citizen reach it without the number.
+    """
+
+    title: str
+    keywords: tuple[str, ...] = ()
+    answer: str | None = None
+    form: str | None = None
+    handover: bool = False
+
+
+@attrs.frozen
+class Department:
+    """A department registered by a plugin through ``register_departments``.
+
+    :param slug: short stable identifier (``procon``), used in URLs, options and storage.
+    :param name: the name citizens know (``PROCON``).
+    :param description: one line shown in the main menu.
+    :param keywords: words that route a free-text message to this department.
+    :param greeting: the text shown when the citizen enters the department.
+    :param topics: the department's own menu.
+    :param forms: JSON Schema forms by name (see ``civic.forms``).
+    :param protocol_prefix: prefix of the protocol numbers its forms yield.
+    """
+
+    slug: str
+    name: str
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    greeting: str = ""
+    topics: tuple[Topic, ...] = ()
+    forms: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    protocol_prefix: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return (self.protocol_prefix or self.slug).upper()
+
+
+@attrs.frozen
+class Conversation:
+    """A read-only snapshot of a conversation, as plugins see it."""
+
+    id: int
+    channel: str
+    address: str
+    state: str
+    department: str | None
+    pinned_department: str | None
+    citizen_id: int | None
+    citizen_name: str | None
+    opened_at: dt.datetime
+    context: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Inbound:
+    """A message from a citizen as a channel delivers it.
+
+    ``channel_message_id`` is the channel's own id; a message whose id was already seen on
+    the same channel is ignored, since channels retry deliveries.
+    """
+
+    channel: str
+    address: str
+    text: str
+    channel_message_id: str | None = None
+    received_at: dt.datetime | None = None
+    pinned_department: str | None = None
+
+
+@attrs.frozen
+class Reply:
+    """A message from civic to the citizen."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+
+
+@attrs.frozen
+class Answer:
+    """A department's free answer. ``done=True`` means the citizen's request is complete
+    and civic should offer further help."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    done: bool = False
+
+
+@attrs.frozen
+class StartForm:
+    """Ask civic to run one of the department's forms, optionally after ``text``."""
+
+    form: str
+    text: str = ""
+
+
+@attrs.frozen
+class HandOver:
+    """Pass the conversation to the department's human team, after ``text``."""
+
+    text: str = ""
+
+
+DepartmentAction = Answer | StartForm | HandOver
+
+
+@attrs.frozen
+class Outcome:
+    """What the engine did with one inbound message."""
+
+    conversation_id: int | None
+    state: str
+    department: str | None
+    replies: tuple[Reply, ...]
+    duplicate: bool = False

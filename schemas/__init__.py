@@ -1,0 +1,1 @@
+"""JSON Schemas shipped with civic (forms meta-schema, configuration, outputs)."""
