@@ -229,3 +229,28 @@ def conversation_closed(conversation: Conversation) -> None:
 
     Collected: every plugin is called; the return value is ignored.
     """
+
+
+# -- reports --------------------------------------------------------------------------
+
+
+@hookspec
+def register_report_indicators(register: Callable[[Any], None]) -> None:
+    """Add figures to satisfaction reports (``civic report`` and the published page).
+
+    Called once per report, before any figure is computed.
+
+    :param register: call it with each :class:`civic.report.ReportIndicator`: a
+        ``snake_case`` name, a Portuguese label, and ``compute(query)``. ``compute`` is
+        called once per report with a :class:`civic.report.ReportQuery`, the read-only
+        aggregates of the report's conversations (counts, contacts, scores per scale,
+        submissions, median durations; plugins never get a database session), and returns
+        a :class:`civic.report.Aggregate` holding the figure for the whole report and for
+        each of ``query.group_keys``. Values must be JSON-compatible: numbers, strings,
+        ``None``, or a mapping of them. A name registered twice keeps the first
+        registration (the built-in ``scoring`` plugin registers first); the clash is
+        logged with both plugins' names. A ``compute`` that raises is logged with its
+        plugin's name and its figure is left out of the report.
+
+    Collected: every plugin is called; the return value is ignored.
+    """

@@ -20,7 +20,7 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -53,51 +53,69 @@ class PluginFailed(RuntimeError):
     """A hook call failed and no plugin could be blamed, so it cannot be retried."""
 
 
-pm = pluggy.PluginManager("civic")
-pm.add_hookspecs(hookspecs)
-_loaded = False
-
-
-def _names(variable: str) -> list[str] | None:
-    value = os.environ.get(variable)
+def _names(environ: Mapping[str, str], variable: str) -> list[str] | None:
+    value = environ.get(variable)
     if value is None:
         return None
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
-def load_plugins() -> pluggy.PluginManager:
-    """Load default, installed and development plugins once; return the manager."""
-    global _loaded
-    if _loaded:
-        return pm
-    _loaded = True
-    for name in _names("CIVIC_BLOCK_PLUGINS") or []:
-        pm.set_blocked(name)
+def new_manager() -> pluggy.PluginManager:
+    """An empty plugin manager that knows civic's hooks."""
+    manager = pluggy.PluginManager("civic")
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def make_manager(
+    environ: Mapping[str, str] | None = None, manager: pluggy.PluginManager | None = None
+) -> pluggy.PluginManager:
+    """Load default, installed and development plugins into ``manager`` (default: a new
+    one), as configured by the ``CIVIC_*`` variables of ``environ`` (default: the process
+    environment)."""
+    environ = os.environ if environ is None else environ
+    manager = new_manager() if manager is None else manager
+    for name in _names(environ, "CIVIC_BLOCK_PLUGINS") or []:
+        manager.set_blocked(name)
     for name, module in DEFAULT_PLUGINS.items():
-        if not pm.is_blocked(name):
-            pm.register(importlib.import_module(module), name=name)
-    allow = _names("CIVIC_LOAD_PLUGINS")
+        if not manager.is_blocked(name):
+            manager.register(importlib.import_module(module), name=name)
+    allow = _names(environ, "CIVIC_LOAD_PLUGINS")
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if allow is not None and entry_point.name not in allow:
             continue
-        if pm.is_blocked(entry_point.name) or pm.get_plugin(entry_point.name) is not None:
+        if manager.is_blocked(entry_point.name) or manager.get_plugin(entry_point.name):
             continue
         try:
             plugin = entry_point.load()
         except Exception as exc:  # a broken installed plugin must not take civic down
             log.error("cannot load plugin %s (%s): %s", entry_point.name, entry_point.value, exc)
             continue
-        pm.register(plugin, name=entry_point.name)
-    for spec in _names("CIVIC_PLUGINS") or []:
-        register_module(spec)
-    pm.check_pending()
-    if os.environ.get("CIVIC_TRACE_PLUGINS"):
-        pm.trace.root.setwriter(lambda text: sys.stderr.write(text))
-        pm.enable_tracing()
+        manager.register(plugin, name=entry_point.name)
+    for spec in _names(environ, "CIVIC_PLUGINS") or []:
+        register_module(spec, manager)
+    manager.check_pending()
+    if environ.get("CIVIC_TRACE_PLUGINS"):
+        manager.trace.root.setwriter(sys.stderr.write)
+        manager.enable_tracing()
+    return manager
+
+
+#: The process's plugin manager; filled by :func:`load_plugins`.
+pm = new_manager()
+_loaded = False
+
+
+def load_plugins() -> pluggy.PluginManager:
+    """Load default, installed and development plugins into :data:`pm`, once."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        make_manager(manager=pm)
     return pm
 
 
-def register_module(spec: str) -> ModuleType:
+def register_module(spec: str, manager: pluggy.PluginManager = pm) -> ModuleType:
     """Load and register a development plugin from a module name or a ``.py`` path."""
     path = Path(spec)
     try:
@@ -119,9 +137,9 @@ def register_module(spec: str) -> ModuleType:
         raise
     except Exception as exc:
         raise PluginLoadError(f"cannot load plugin {spec}: {exc}") from exc
-    if pm.get_plugin(plugin_name) is None:
-        pm.register(module, name=plugin_name)
-    pm.check_pending()
+    if manager.get_plugin(plugin_name) is None:
+        manager.register(module, name=plugin_name)
+    manager.check_pending()
     return module
 
 
@@ -200,25 +218,21 @@ def call_safely(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: An
             skipped.append(plugin)
 
 
-def call_each(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: Any) -> Iterator[
-    tuple[str, Any]
-]:
-    """Call a collected hook one plugin at a time, yielding ``(plugin name, result)``.
+def each_plugin(
+    hook_name: str, manager: pluggy.PluginManager = pm
+) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """For each plugin implementing ``hook_name``, in registration order: its name and a
+    caller of its implementation only.
 
-    A plugin that raises is logged and yields its exception as the result, so the caller
-    knows whom to blame and the other plugins still run.
+    Used for registration hooks, so civic knows which plugin registered what and a
+    plugin that raises is blamed by name while the others still run.
     """
     implementers = {impl.plugin_name for impl in getattr(manager.hook, hook_name).get_hookimpls()}
     everyone = [plugin for _, plugin in manager.list_name_plugin()]
-    for name in sorted(implementers):
+    # Registration order: defaults, then installed, then development plugins; so on a
+    # clash the plugin that was there first keeps what it registered.
+    for name in [name for name, _ in manager.list_name_plugin() if name in implementers]:
         own = manager.get_plugin(name)
-        caller = manager.subset_hook_caller(
+        yield name, manager.subset_hook_caller(
             hook_name, remove_plugins=[p for p in everyone if p is not own]
         )
-        try:
-            results = caller(**kwargs)
-        except Exception as exc:
-            log.error("plugin %s raised in hook %s: %r", name, hook_name, exc, exc_info=exc)
-            yield name, exc
-            continue
-        yield name, results[0] if isinstance(results, list) and results else results

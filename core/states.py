@@ -22,7 +22,7 @@ _SERVING = {State.DEPARTMENT, State.FORM, State.HUMAN}
 
 #: Every legal move; staying in the same state is always legal.
 TRANSITIONS: dict[State, frozenset[State]] = {
-    State.IDENTIFYING: frozenset({State.CHOOSING, State.DEPARTMENT, State.CLOSED}),
+    State.IDENTIFYING: frozenset({State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.CLOSED}),
     State.CHOOSING: frozenset({*_SERVING, State.OFFERING, State.RATING}),
     State.DEPARTMENT: frozenset({State.CHOOSING, *_SERVING, State.OFFERING, State.RATING}),
     State.FORM: frozenset({State.CHOOSING, *_SERVING, State.OFFERING, State.RATING}),

@@ -36,15 +36,15 @@ class StorageError(RuntimeError):
 
 
 def utcnow() -> dt.datetime:
-    """The current time as naive UTC, the form every timestamp is stored in."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """The current time, aware, in UTC (every timestamp civic stores is UTC)."""
+    return dt.datetime.now(dt.UTC)
 
 
 def to_storage_time(value: dt.datetime) -> dt.datetime:
-    """Convert an aware datetime to naive UTC; naive values are taken as UTC already."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
+    """An aware UTC datetime; naive values are taken as UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def storable_text(text: str) -> str:
@@ -437,3 +437,283 @@ def _safe_url(url: str) -> str:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
         return url
+
+
+# -- reports --------------------------------------------------------------------------
+# Aggregates behind `civic report` and `civic export`. Every figure is computed by the
+# database (GROUP BY, window functions, percentile_cont) so only one small row per group
+# and score reaches Python, whatever the number of ratings. The same statements run on
+# SQLite and PostgreSQL; the few dialect differences are isolated in `_report_key`,
+# `_seconds_between` and `report_median_seconds`. Reports read; they never write.
+
+#: The ways a report can split its figures; each maps a conversation to one group key.
+REPORT_GROUPINGS = ("department", "day", "week", "month", "agent")
+#: Group key of conversations without a department, and of ratings without an agent.
+NO_DEPARTMENT = "(none)"
+BOT_AGENT = "(bot)"
+#: The ends a median duration can be measured to, from ``conversation.opened_at``.
+DURATION_ENDS = {"first_response": "first_response_at", "closed": "closed_at"}
+
+
+def _report_key(dialect: str, by: str) -> sa.ColumnElement[Any]:
+    """The group key of one conversation (a string) for the grouping ``by``."""
+    opened = _utc_wall_clock(dialect, conversation_t.c.opened_at)
+    if by == "department":
+        return sa.func.coalesce(conversation_t.c.department, NO_DEPARTMENT)
+    if by == "agent":
+        return sa.func.coalesce(rating_t.c.agent, BOT_AGENT)
+    if dialect == "sqlite":
+        if by == "day":
+            return sa.func.strftime("%Y-%m-%d", opened)
+        if by == "week":  # the ISO week's Monday
+            return sa.func.date(opened, "weekday 0", "-6 days")
+        if by == "month":
+            return sa.func.strftime("%Y-%m", opened)
+    else:
+        if by == "day":
+            return sa.func.to_char(opened, "YYYY-MM-DD")
+        if by == "week":
+            return sa.func.to_char(sa.func.date_trunc("week", opened), "YYYY-MM-DD")
+        if by == "month":
+            return sa.func.to_char(opened, "YYYY-MM")
+    raise ValueError(f"unknown grouping {by!r}; expected one of {', '.join(REPORT_GROUPINGS)}")
+
+
+def _utc_wall_clock(dialect: str, column: Any) -> Any:
+    """The column as a UTC wall-clock timestamp (``timestamptz`` would follow the session's
+    time zone in ``to_char`` and ``date_trunc``)."""
+    if dialect == "sqlite":
+        return column
+    impl = getattr(column.type, "impl", column.type)
+    return sa.func.timezone("UTC", column) if getattr(impl, "timezone", False) else column
+
+
+def _report_where(
+    since: dt.date | None, until: dt.date | None, department: str | None
+) -> list[sa.ColumnElement[bool]]:
+    """Filters on the conversation: opened between the dates (inclusive), department."""
+    where: list[sa.ColumnElement[bool]] = []
+    if since is not None:
+        where.append(conversation_t.c.opened_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
+    if until is not None:
+        end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC)
+        where.append(conversation_t.c.opened_at < end)
+    if department is not None:
+        where.append(conversation_t.c.department == department)
+    return where
+
+
+def _report_select(
+    dialect: str,
+    by: tuple[str, ...],
+    columns: list[sa.ColumnElement[Any]],
+    *,
+    since: dt.date | None,
+    until: dt.date | None,
+    department: str | None,
+) -> sa.Select[Any]:
+    """SELECT keys..., columns... FROM conversation LEFT JOIN rating, filtered and grouped."""
+    keys = [_report_key(dialect, name).label(f"key{i}") for i, name in enumerate(by)]
+    joined = conversation_t.outerjoin(rating_t, rating_t.c.conversation_id == conversation_t.c.id)
+    query = sa.select(*keys, *columns).select_from(joined)
+    query = query.where(*_report_where(since, until, department))
+    return query.group_by(*keys) if keys else query
+
+
+def report_conversation_counts(
+    tx: Transaction,
+    *,
+    by: tuple[str, ...] = (),
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    department: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """``(keys..., conversations, contacts)`` per group; contacts are distinct citizens."""
+    query = _report_select(
+        tx.conn.dialect.name,
+        by,
+        [sa.func.count(), sa.func.count(sa.distinct(conversation_t.c.citizen_id))],
+        since=since,
+        until=until,
+        department=department,
+    )
+    return [tuple(row) for row in tx.conn.execute(query)]
+
+
+def report_score_counts(
+    tx: Transaction,
+    *,
+    by: tuple[str, ...] = (),
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    department: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """``(keys..., scale_min, scale_max, score, count)`` for every score given."""
+    scale = [rating_t.c.scale_min, rating_t.c.scale_max, rating_t.c.score]
+    query = _report_select(
+        tx.conn.dialect.name,
+        by,
+        [*scale, sa.func.count()],
+        since=since,
+        until=until,
+        department=department,
+    )
+    query = query.where(rating_t.c.score.is_not(None)).group_by(*scale)
+    return [tuple(row) for row in tx.conn.execute(query)]
+
+
+def report_submission_counts(
+    tx: Transaction,
+    *,
+    by: tuple[str, ...] = (),
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    department: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """``(keys..., submissions)``: forms submitted in the conversations of each group."""
+    query = _report_select(
+        tx.conn.dialect.name,
+        by,
+        [sa.func.count(submission_t.c.id)],
+        since=since,
+        until=until,
+        department=department,
+    )
+    query = query.join(submission_t, submission_t.c.conversation_id == conversation_t.c.id)
+    return [tuple(row) for row in tx.conn.execute(query)]
+
+
+def _seconds_between(dialect: str, start: Any, end: Any) -> sa.ColumnElement[Any]:
+    if dialect == "sqlite":
+        return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
+    return sa.extract("epoch", end - start)
+
+
+def report_median_seconds(
+    tx: Transaction,
+    end: str,
+    *,
+    by: tuple[str, ...] = (),
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    department: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """``(keys..., median)``: the median seconds from opening to ``end`` per group.
+
+    ``end`` is ``"first_response"`` or ``"closed"``; conversations that have not reached
+    it are left out. PostgreSQL uses ``percentile_cont(0.5)``; SQLite numbers the rows of
+    each group in order and averages the middle one or two, which gives the same value.
+    """
+    dialect = tx.conn.dialect.name
+    end_column = conversation_t.c[DURATION_ENDS[end]]
+    seconds = _seconds_between(dialect, conversation_t.c.opened_at, end_column)
+    filters = dict(since=since, until=until, department=department)
+    if dialect != "sqlite":
+        median = sa.func.percentile_cont(0.5).within_group(seconds)
+        query = _report_select(dialect, by, [median], **filters).where(end_column.is_not(None))
+        return [(*row[:-1], _float(row[-1])) for row in tx.conn.execute(query)]
+    keys = [_report_key(dialect, name) for name in by]
+    ranked = (
+        _report_select(
+            dialect,
+            by,
+            [
+                seconds.label("seconds"),
+                sa.func.row_number().over(partition_by=keys, order_by=seconds).label("rank"),
+                sa.func.count().over(partition_by=keys).label("size"),
+            ],
+            **filters,
+        )
+        .where(end_column.is_not(None))
+        .group_by(None)  # one row per conversation: the window does the grouping
+        .subquery()
+    )
+    middle = sa.and_(
+        ranked.c.rank >= (ranked.c.size + 1) // 2, ranked.c.rank <= (ranked.c.size + 2) // 2
+    )
+    out_keys = [ranked.c[f"key{i}"] for i in range(len(by))]
+    query = sa.select(*out_keys, sa.func.avg(ranked.c.seconds)).where(middle).group_by(*out_keys)
+    return [(*row[:-1], _float(row[-1])) for row in tx.conn.execute(query)]
+
+
+def report_departments(tx: Transaction) -> list[str]:
+    """Every department that has at least one conversation, sorted."""
+    query = (
+        sa.select(conversation_t.c.department)
+        .where(conversation_t.c.department.is_not(None))
+        .distinct()
+        .order_by(conversation_t.c.department)
+    )
+    return [str(value) for value in tx.conn.execute(query).scalars()]
+
+
+def report_opened_range(
+    tx: Transaction, *, department: str | None = None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The first and last ``opened_at`` (of one department's conversations, if given)."""
+    query = sa.select(
+        sa.func.min(conversation_t.c.opened_at), sa.func.max(conversation_t.c.opened_at)
+    ).where(*_report_where(None, None, department))
+    first, last = tx.conn.execute(query).one()
+    return _datetime(first), _datetime(last)
+
+
+def export_conversation_rows(
+    tx: Transaction,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    batch: int = 1000,
+) -> Iterator[RowMapping]:
+    """Stream one row per conversation, oldest first, ``batch`` rows at a time.
+
+    Rows carry the conversation's times, department, its rating (if any) and
+    ``protocols``: its submissions' protocol numbers separated by spaces (or ``None``).
+    PostgreSQL uses a server-side cursor, so memory stays flat on any number of rows.
+    """
+    protocols = (
+        sa.select(sa.func.aggregate_strings(submission_t.c.protocol, " "))
+        .where(submission_t.c.conversation_id == conversation_t.c.id)
+        .scalar_subquery()
+        .label("protocols")
+    )
+    query = (
+        sa.select(
+            conversation_t.c.id.label("conversation_id"),
+            protocols,
+            conversation_t.c.department,
+            conversation_t.c.channel,
+            conversation_t.c.opened_at,
+            conversation_t.c.first_response_at,
+            conversation_t.c.closed_at,
+            rating_t.c.agent,
+            rating_t.c.score,
+            rating_t.c.scale_min,
+            rating_t.c.scale_max,
+            rating_t.c.comment,
+        )
+        .select_from(
+            conversation_t.outerjoin(rating_t, rating_t.c.conversation_id == conversation_t.c.id)
+        )
+        .where(*_report_where(since, until, None))
+        .order_by(conversation_t.c.opened_at, conversation_t.c.id)
+    )
+    result = tx.conn.execution_options(yield_per=batch).execute(query)
+    yield from result.mappings()
+
+
+def insert_rows(tx: Transaction, table: str, rows: list[Mapping[str, Any]]) -> None:
+    """Insert many rows into ``table`` in one executemany (seeding tests, benchmarks)."""
+    if rows:
+        tx.conn.execute(SQLModel.metadata.tables[table].insert(), rows)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    """A datetime from a MIN/MAX result (SQLite returns text for aggregates)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))

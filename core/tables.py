@@ -1,15 +1,44 @@
 """The database tables, as SQLModel classes.
 
 Only :mod:`civic.storage` uses these; plugins see :mod:`civic.values` snapshots instead.
-Times are stored as naive UTC.
+Every time is UTC: ``timestamptz`` on PostgreSQL, ISO text on SQLite, and always an
+aware ``datetime`` in Python.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A UTC timestamp: naive values are taken as UTC; values read back are aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite keeps no offset; we only ever store UTC
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utc_field(*, nullable: bool = False) -> Any:
+    """A UTC timestamp column."""
+    return Field(default=None, sa_type=UtcDateTime, nullable=nullable)
 
 
 class Setting(SQLModel, table=True):
@@ -28,8 +57,8 @@ class Citizen(SQLModel, table=True):
     name: str = Field(sa_column=Column(Text, nullable=False))
     cpf_hash: str = Field(max_length=64, unique=True, index=True)
     cpf_masked: str = Field(max_length=14)
-    created_at: dt.datetime
-    last_seen_at: dt.datetime
+    created_at: dt.datetime = utc_field()
+    last_seen_at: dt.datetime = utc_field()
 
 
 class Conversation(SQLModel, table=True):
@@ -56,10 +85,10 @@ class Conversation(SQLModel, table=True):
     department: str | None = Field(default=None, max_length=64, index=True)
     pinned_department: str | None = Field(default=None, max_length=64)
     context: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    opened_at: dt.datetime
-    updated_at: dt.datetime
-    first_response_at: dt.datetime | None = None
-    closed_at: dt.datetime | None = None
+    opened_at: dt.datetime = utc_field()
+    updated_at: dt.datetime = utc_field()
+    first_response_at: dt.datetime | None = utc_field(nullable=True)
+    closed_at: dt.datetime | None = utc_field(nullable=True)
 
 
 class Message(SQLModel, table=True):
@@ -75,7 +104,7 @@ class Message(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     channel: str = Field(max_length=32)
     channel_message_id: str | None = Field(default=None, max_length=128)
-    created_at: dt.datetime
+    created_at: dt.datetime = utc_field()
 
 
 class Submission(SQLModel, table=True):
@@ -89,8 +118,8 @@ class Submission(SQLModel, table=True):
     protocol: str = Field(max_length=64, unique=True, index=True)
     status: str = Field(default="received", max_length=32)
     data: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: dt.datetime = utc_field()
+    updated_at: dt.datetime = utc_field()
 
 
 class ProtocolCounter(SQLModel, table=True):
@@ -116,4 +145,4 @@ class Rating(SQLModel, table=True):
     scale_max: int = 10
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     answers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    created_at: dt.datetime
+    created_at: dt.datetime = utc_field()

@@ -64,6 +64,7 @@ class Department:
     :param topics: the department's own menu.
     :param forms: JSON Schema forms by name (see ``civic.forms``).
     :param protocol_prefix: prefix of the protocol numbers its forms yield.
+    :param order: position in the main menu (lower first; ties by name).
     """
 
     slug: str
@@ -74,6 +75,7 @@ class Department:
     topics: tuple[Topic, ...] = ()
     forms: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     protocol_prefix: str = ""
+    order: int = 100
 
     @property
     def prefix(self) -> str:

@@ -1,0 +1,235 @@
+"""The ``civic`` command line."""
+
+from __future__ import annotations
+
+import enum
+import io
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, TextIO
+
+import typer
+
+from civic import __version__, instance
+from civic.cli_common import DatabaseUrl, fail, open_storage
+from civic.engine import Engine
+from civic.plugins import PluginLoadError, each_plugin, load_plugins, plugin_infos, pm
+from civic.values import Inbound, Outcome, Reply
+
+app = typer.Typer(
+    help="civic: a city's citizen-contact service, run as department plugins.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+TERMINAL_CHANNEL = "terminal"
+
+
+class OutputFormat(enum.StrEnum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"civic {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log what civic does to standard error.")
+    ] = False,
+) -> None:
+    """civic: a city's citizen-contact service, run as department plugins."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="civic: %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# -- civic run ----------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    database_url: DatabaseUrl = None,
+    department: Annotated[
+        str | None,
+        typer.Option(
+            "--department", "-d", help="Pin the conversation to one department (its slug)."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="The citizen's channel address (a phone number). A returning address "
+            "resumes its open conversation. Default: a new address each run.",
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", "-f", help="text, or jsonl: one JSON object per bot message."),
+    ] = OutputFormat.text,
+) -> None:
+    """Chat as a citizen in the terminal.
+
+    When standard input is not a terminal, each line is one citizen message, so
+    `civic run < conversation.txt` plays a whole conversation. Blank lines are skipped.
+    """
+    storage = open_storage(database_url)
+    try:
+        instance.verify_secret(storage, instance.load_secret())
+        engine = Engine(storage, secret=instance.load_secret())
+    except instance.SecretMismatch as exc:
+        fail(str(exc))
+    if department is not None and engine.registry.get(department) is None:
+        available = ", ".join(engine.registry.slugs) or "none"
+        fail(f"unknown department {department!r}; available: {available}", code=2)
+    address = (address or f"terminal-{uuid.uuid4().hex[:12]}").strip()
+    if not address:
+        fail("--as needs a non-empty address", code=2)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        typer.secho(
+            f"civic {__version__} — conversa como cidadão ({address}). "
+            "Ctrl-D para sair; para retomar depois: civic run --as " + address,
+            err=True,
+            dim=True,
+        )
+    show = _printer(output_format, interactive)
+    try:
+        for text in _citizen_lines(interactive):
+            outcome = engine.handle(
+                Inbound(
+                    channel=TERMINAL_CHANNEL,
+                    address=address,
+                    text=text,
+                    pinned_department=department,
+                )
+            )
+            show(outcome)
+    except KeyboardInterrupt:
+        typer.echo("", err=True)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away; nothing more to say
+    finally:
+        storage.close()
+
+
+def _citizen_lines(interactive: bool) -> Iterator[str]:
+    """Citizen messages: prompted on a terminal, one per non-blank line otherwise."""
+    if interactive:
+        while True:
+            try:
+                line = input("você> ")
+            except EOFError:
+                typer.echo("", err=True)
+                return
+            if line.strip():
+                yield line
+        return
+    stream: TextIO = (
+        io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        if hasattr(sys.stdin, "buffer")
+        else sys.stdin
+    )
+    for line in stream:
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield line
+
+
+def _printer(output_format: OutputFormat, interactive: bool):  # noqa: ANN202
+    def as_json(outcome: Outcome) -> None:
+        for reply in outcome.replies:
+            typer.echo(json.dumps(_reply_object(outcome, reply), ensure_ascii=False))
+        sys.stdout.flush()
+
+    def as_text(outcome: Outcome) -> None:
+        for reply in outcome.replies:
+            text = Engine.render(reply)
+            typer.echo(f"civic> {text}" if interactive else text)
+            if not interactive:
+                typer.echo("")
+        if not outcome.replies and outcome.state == "waiting_human":
+            typer.secho("(mensagem registrada; aguardando atendente)", err=True, dim=True)
+        sys.stdout.flush()
+
+    return as_json if output_format is OutputFormat.jsonl else as_text
+
+
+def _reply_object(outcome: Outcome, reply: Reply) -> dict[str, object]:
+    """One line of ``--format jsonl`` (see schemas/run-output.schema.json)."""
+    return {
+        "conversation": outcome.conversation_id,
+        "state": outcome.state,
+        "department": outcome.department,
+        "text": reply.text,
+        "choices": [{"value": c.value, "label": c.label} for c in reply.choices],
+    }
+
+
+# -- civic plugins ------------------------------------------------------------------
+
+
+@app.command()
+def plugins(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include civic's built-in default plugins.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    hook: Annotated[
+        str | None, typer.Option("--hook", help="Only plugins implementing this hook.")
+    ] = None,
+) -> None:
+    """List the installed plugins: name, version and the hooks each implements."""
+    infos = plugin_infos(include_defaults=all_)
+    if hook is not None:
+        if not hasattr(pm.hook, hook):
+            fail(f"unknown hook {hook!r}", code=2)
+        infos = [info for info in infos if hook in info["hooks"]]
+    if as_json:
+        typer.echo(json.dumps(infos, indent=2, ensure_ascii=False))
+        return
+    if not infos:
+        typer.echo("No plugins installed.")
+        return
+    for info in infos:
+        typer.echo(f"{info['name']} {info.get('version') or ''}".rstrip())
+        typer.echo(f"  hooks: {', '.join(info['hooks'])}")
+
+
+# -- entry point --------------------------------------------------------------------
+
+
+def _register_plugin_commands() -> None:
+    for name, caller in each_plugin("register_commands"):
+        try:
+            caller(cli=app)
+        except Exception as exc:  # a broken plugin command must not break the others
+            typer.secho(f"Warning: plugin {name} failed to add commands: {exc}", err=True)
+
+
+def main() -> None:
+    """The ``civic`` console script."""
+    try:
+        load_plugins()
+    except PluginLoadError as exc:
+        typer.secho(f"Error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(1)
+    _register_plugin_commands()
+    app()

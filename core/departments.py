@@ -1,0 +1,125 @@
+"""Collecting the departments plugins register, and checking them."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+
+import attrs
+import pluggy
+
+from civic.plugins import each_plugin
+from civic.values import Department
+
+log = logging.getLogger(__name__)
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+@attrs.frozen
+class Problem:
+    """Why a plugin's department was left out."""
+
+    plugin: str
+    department: str
+    reason: str
+
+
+@attrs.define
+class Registry:
+    """The enabled departments in menu order, who registered each, and what was left out."""
+
+    departments: list[Department] = attrs.field(factory=list)
+    owners: dict[str, str] = attrs.field(factory=dict)
+    problems: list[Problem] = attrs.field(factory=list)
+
+    def __iter__(self) -> Iterator[Department]:
+        return iter(self.departments)
+
+    def __len__(self) -> int:
+        return len(self.departments)
+
+    def get(self, slug: str | None) -> Department | None:
+        return next((d for d in self.departments if d.slug == slug), None)
+
+    @property
+    def slugs(self) -> list[str]:
+        return [d.slug for d in self.departments]
+
+
+def collect(
+    manager: pluggy.PluginManager, enabled: Iterable[str] | None = None
+) -> Registry:
+    """Ask every plugin for its departments; keep the valid, enabled ones.
+
+    ``enabled`` (from the city configuration) keeps only those slugs, in that order;
+    otherwise departments appear in their ``order``, then by name.
+    """
+    found: dict[str, Department] = {}
+    registry = Registry()
+    for plugin_name, caller in each_plugin("register_departments", manager):
+        try:
+            caller(register=_Recorder(plugin_name, found, registry))
+        except Exception as exc:  # one broken plugin must not hide the others
+            log.exception("plugin %s raised in register_departments", plugin_name)
+            registry.problems.append(Problem(plugin_name, "?", f"raised {exc!r}"))
+    if enabled is not None:
+        wanted = list(enabled)
+        for slug in wanted:
+            if slug not in found:
+                registry.problems.append(Problem("config", slug, "not installed"))
+        chosen = [found[slug] for slug in wanted if slug in found]
+    else:
+        chosen = sorted(found.values(), key=lambda d: (d.order, d.name))
+    registry.departments = chosen
+    registry.owners = {slug: owner for slug, owner in registry.owners.items() if slug in found}
+    for problem in registry.problems:
+        log.warning(
+            "department %s of plugin %s left out: %s",
+            problem.department,
+            problem.plugin,
+            problem.reason,
+        )
+    return registry
+
+
+class _Recorder:
+    """The ``register`` callback given to one plugin: validates and records its departments."""
+
+    def __init__(self, plugin: str, found: dict[str, Department], registry: Registry) -> None:
+        self.plugin = plugin
+        self.found = found
+        self.registry = registry
+
+    def __call__(self, department: object) -> None:
+        if not isinstance(department, Department):
+            self.registry.problems.append(
+                Problem(self.plugin, repr(department)[:40], "is not a civic.Department")
+            )
+            return
+        reason = _check(department)
+        if reason is None and department.slug in self.found:
+            reason = f"slug already registered by {self.registry.owners[department.slug]}"
+        if reason:
+            self.registry.problems.append(Problem(self.plugin, department.slug, reason))
+            return
+        self.found[department.slug] = department
+        self.registry.owners[department.slug] = self.plugin
+
+
+def _check(department: Department) -> str | None:
+    if not _SLUG.match(department.slug):
+        return "slug must be lower-case letters, digits, '-' or '_' (at most 32)"
+    if not department.name.strip():
+        return "name is empty"
+    for topic in department.topics:
+        if topic.form and topic.form not in department.forms:
+            return f"topic {topic.title!r} names unknown form {topic.form!r}"
+    from civic.forms import form_errors
+
+    for name, schema in department.forms.items():
+        errors = form_errors(schema)
+        if errors:
+            return f"form {name!r} is not a valid civic form: {errors[0]}"
+    return None

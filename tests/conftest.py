@@ -1,0 +1,78 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when configured) and engines."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import HealthCheck, settings
+from sqlmodel import SQLModel
+
+from civic.plugins import load_plugins
+from civic.storage import Storage
+
+if TYPE_CHECKING:
+    from civic.engine import Engine
+
+settings.register_profile(
+    "default",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+POSTGRES_URL = os.environ.get("CIVIC_TEST_DATABASE_URL")
+SECRET = b"test-secret"
+
+DATABASES = [pytest.param("sqlite", id="sqlite")]
+if POSTGRES_URL:
+    DATABASES.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Never touch the user's real civic folder or database."""
+    home = tmp_path_factory.mktemp("civic-home")
+    monkeypatch.setenv("CIVIC_HOME", str(home))
+    monkeypatch.delenv("CIVIC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CIVIC_SECRET", raising=False)
+    return home
+
+
+def make_storage(kind: str, path: Path) -> Storage:
+    """A fresh, empty, migrated database of ``kind`` ("sqlite" or "postgres")."""
+    if kind == "postgres":
+        assert POSTGRES_URL
+        storage = Storage(POSTGRES_URL)
+        with storage.engine.begin() as conn:
+            SQLModel.metadata.drop_all(conn)
+    else:
+        storage = Storage(f"sqlite:///{path / 'civic.db'}")
+    storage.migrate()
+    return storage
+
+
+@pytest.fixture(params=DATABASES)
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """A fresh database: SQLite, and PostgreSQL too when CIVIC_TEST_DATABASE_URL is set."""
+    store = make_storage(request.param, tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sqlite_storage(tmp_path: Path) -> Iterator[Storage]:
+    store = make_storage("sqlite", tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def engine(storage: Storage) -> Engine:
+    from civic.engine import Engine
+
+    return Engine(storage, secret=SECRET, manager=load_plugins())
