@@ -113,6 +113,8 @@ def run(
     show = _printer(output_format, interactive)
     try:
         for text in _citizen_lines(interactive):
+            if output_format is OutputFormat.text and not interactive:
+                typer.echo(f"você> {text}")
             outcome = engine.handle(
                 Inbound(
                     channel=TERMINAL_CHANNEL,
@@ -153,7 +155,7 @@ def _citizen_lines(interactive: bool) -> Iterator[str]:
             yield line
 
 
-def _printer(output_format: OutputFormat, interactive: bool):  # noqa: ANN202
+def _printer(output_format: OutputFormat, interactive: bool):
     def as_json(outcome: Outcome) -> None:
         for reply in outcome.replies:
             typer.echo(json.dumps(_reply_object(outcome, reply), ensure_ascii=False))
@@ -161,10 +163,9 @@ def _printer(output_format: OutputFormat, interactive: bool):  # noqa: ANN202
 
     def as_text(outcome: Outcome) -> None:
         for reply in outcome.replies:
-            text = Engine.render(reply)
-            typer.echo(f"civic> {text}" if interactive else text)
-            if not interactive:
-                typer.echo("")
+            typer.echo("civic> " + Engine.render(reply).replace("\n", "\n       "))
+        if not interactive:
+            typer.echo("")
         if not outcome.replies and outcome.state == "waiting_human":
             typer.secho("(mensagem registrada; aguardando atendente)", err=True, dim=True)
         sys.stdout.flush()

@@ -48,9 +48,7 @@ class Registry:
         return [d.slug for d in self.departments]
 
 
-def collect(
-    manager: pluggy.PluginManager, enabled: Iterable[str] | None = None
-) -> Registry:
+def collect(manager: pluggy.PluginManager, enabled: Iterable[str] | None = None) -> Registry:
     """Ask every plugin for its departments; keep the valid, enabled ones.
 
     ``enabled`` (from the city configuration) keeps only those slugs, in that order;

@@ -482,9 +482,12 @@ class Turn:
     def submit(self, department: Department, form: str, data: dict[str, Any]) -> None:
         year = self.now.year
         sequence = self.tx.next_protocol_sequence(department.prefix, year)
-        protocol = self.call(
-            "protocol_number", department=department, form=form, year=year, sequence=sequence
-        ) or f"{department.prefix}-{year}-{sequence:06d}"
+        protocol = (
+            self.call(
+                "protocol_number", department=department, form=form, year=year, sequence=sequence
+            )
+            or f"{department.prefix}-{year}-{sequence:06d}"
+        )
         self.tx.add_submission(
             conversation_id=self.row["id"],
             department=department.slug,

@@ -233,6 +233,9 @@ def each_plugin(
     # clash the plugin that was there first keeps what it registered.
     for name in [name for name, _ in manager.list_name_plugin() if name in implementers]:
         own = manager.get_plugin(name)
-        yield name, manager.subset_hook_caller(
-            hook_name, remove_plugins=[p for p in everyone if p is not own]
+        yield (
+            name,
+            manager.subset_hook_caller(
+                hook_name, remove_plugins=[p for p in everyone if p is not own]
+            ),
         )

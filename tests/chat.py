@@ -14,7 +14,9 @@ _ids = itertools.count(1)
 class Chat:
     """One citizen address talking to an engine."""
 
-    def __init__(self, engine: Engine, address: str = "5535999990000", *, pinned: str | None = None):
+    def __init__(
+        self, engine: Engine, address: str = "5535999990000", *, pinned: str | None = None
+    ):
         self.engine = engine
         self.address = address
         self.pinned = pinned

@@ -52,9 +52,11 @@ def formatted_cpf(digits: str, style: int) -> str:
 CPF_STYLES = st.integers(0, 5)
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzáàâãéêíóôõúüç"
-name_words = st.text(_LETTERS, min_size=3, max_size=12).filter(
-    lambda w: fold(w) not in _FILLERS
-).map(str.capitalize)
+name_words = (
+    st.text(_LETTERS, min_size=3, max_size=12)
+    .filter(lambda w: fold(w) not in _FILLERS)
+    .map(str.capitalize)
+)
 
 #: Citizen names: one to five capitalised words, accents included, particles inside.
 names = st.lists(name_words, min_size=1, max_size=4).flatmap(

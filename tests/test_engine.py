@@ -99,9 +99,7 @@ def test_duplicate_channel_id_changes_nothing(engine: Engine, storage: Storage) 
     chat = Chat(engine)
     chat.send(MARIA, message_id="wamid.1")
     again = engine.handle(
-        Inbound(
-            channel="test", address=chat.address, text=MARIA, channel_message_id="wamid.1"
-        )
+        Inbound(channel="test", address=chat.address, text=MARIA, channel_message_id="wamid.1")
     )
     assert again.duplicate and again.replies == ()
     with storage.reading() as tx:
@@ -130,9 +128,7 @@ def test_new_message_after_closing_opens_a_new_conversation(
         ("qual o horário de funcionamento?", "cac"),
     ],
 )
-def test_routes_by_number_name_and_keywords(
-    engine: Engine, message: str, department: str
-) -> None:
+def test_routes_by_number_name_and_keywords(engine: Engine, message: str, department: str) -> None:
     chat = Chat(engine)
     chat.send(MARIA)
     chat.send(message)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 import typer
@@ -41,7 +39,9 @@ def with_plugin(storage: Storage) -> Iterator[Callable[[object], Engine]]:
 def test_plugin_hooks_have_tests() -> None:
     """Every hook in civic.hookspecs has a test_hook_<name> in this module."""
     hooks = {name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "civic_spec")}
-    tested = {name.removeprefix("test_hook_") for name in globals() if name.startswith("test_hook_")}
+    tested = {
+        name.removeprefix("test_hook_") for name in globals() if name.startswith("test_hook_")
+    }
     assert hooks - tested == set()
 
 
@@ -156,9 +156,8 @@ def test_hook_conversation_closed(with_plugin: Callable[[object], Engine]) -> No
             seen.append(conversation)
 
     Chat(with_plugin(Plugin())).script(MARIA, "encerrar", "10", "não")
-    assert len(seen) == 1 and seen[0].state == "closed" and seen[0].citizen_name == "Maria José dos Santos"
-
-
-def _unused(*_: Any) -> None:
-    """Keep `re` imported for the form hooks' tests added with the form runner."""
-    re.compile("")
+    assert (
+        len(seen) == 1
+        and seen[0].state == "closed"
+        and seen[0].citizen_name == "Maria José dos Santos"
+    )

@@ -5,16 +5,54 @@ from __future__ import annotations
 import re
 
 from civic import cpf, hookimpl
-from civic.texts import Texts
 from civic.text import fold, strip_invisible
+from civic.texts import Texts
 from civic.values import Identity, NotIdentified
 
 # Words people put around their name that are not part of it ("meu nome é ...", "cpf").
 _FILLERS = frozenset(
-    "a o e eh é eu me meu minha sou chamo nome completo cpf numero número n nº no do da de "
-    "segue aqui oi ola olá bom boa dia tarde noite tudo bem meus dados sao são".split()
+    [
+        "a",
+        "o",
+        "e",
+        "eh",
+        "é",
+        "eu",
+        "me",
+        "meu",
+        "minha",
+        "sou",
+        "chamo",
+        "nome",
+        "completo",
+        "cpf",
+        "numero",
+        "número",
+        "n",
+        "nº",
+        "no",
+        "do",
+        "da",
+        "de",
+        "segue",
+        "aqui",
+        "oi",
+        "ola",
+        "olá",
+        "bom",
+        "boa",
+        "dia",
+        "tarde",
+        "noite",
+        "tudo",
+        "bem",
+        "meus",
+        "dados",
+        "sao",
+        "são",
+    ]
 )
-_PARTICLES = frozenset("da de do das dos e di du".split())
+_PARTICLES = frozenset(["da", "de", "do", "das", "dos", "e", "di", "du"])
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _SEGMENT_BREAK = re.compile(r"[|,;:\n()\[\]]+|\s[-–—]\s")
 

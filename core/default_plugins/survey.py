@@ -36,13 +36,20 @@ def read_score(text: str, scale_min: int, scale_max: int) -> int | str | None:
     folded = re.sub(rf"\b(de|em) {scale_max}$", " ", folded)
     folded = re.sub(rf"(\d)\s*/\s*{scale_max}\b", r"\1", text_slashes(text, folded))
     tokens = _TOKEN.findall(folded)
-    values = [int(token) if token.isdigit() else _NUMBER_WORDS[token] for token in tokens
-              if token.isdigit() or token in _NUMBER_WORDS]
+    values = [
+        int(token) if token.isdigit() else _NUMBER_WORDS[token]
+        for token in tokens
+        if token.isdigit() or token in _NUMBER_WORDS
+    ]
     if len(values) > 1 and any(token in ("um", "uma") for token in tokens):
         # "dou um 10": here "um" is the article, not the number one.
-        values = [value for token, value in zip(
-            [t for t in tokens if t.isdigit() or t in _NUMBER_WORDS], values, strict=True
-        ) if token not in ("um", "uma")]
+        values = [
+            value
+            for token, value in zip(
+                [t for t in tokens if t.isdigit() or t in _NUMBER_WORDS], values, strict=True
+            )
+            if token not in ("um", "uma")
+        ]
     distinct = set(values)
     if not distinct:
         return None

@@ -11,9 +11,18 @@ DEPARTMENT = Department(
     name="CAC",
     description="Atendimento ao Cidadão: informações e solicitações gerais",
     keywords=(
-        "informacao", "informacoes", "horario", "endereco", "telefone", "documento",
-        "solicitacao", "pedido", "casa do cidadao", "prefeitura", "duvida",
-    ),  # fmt: skip
+        "informacao",
+        "informacoes",
+        "horario",
+        "endereco",
+        "telefone",
+        "documento",
+        "solicitacao",
+        "pedido",
+        "casa do cidadao",
+        "prefeitura",
+        "duvida",
+    ),
     greeting="Você está no CAC — Centro de Atendimento ao Cidadão. Como podemos ajudar?",
     topics=(
         Topic(

@@ -11,9 +11,20 @@ DEPARTMENT = Department(
     name="Junta do Serviço Militar",
     description="Alistamento militar, certificados e reservistas",
     keywords=(
-        "alistamento", "alistar", "militar", "servico militar", "junta", "jsm", "reservista",
-        "exercito", "dispensa", "cdi", "cam", "juramento", "bandeira",
-    ),  # fmt: skip
+        "alistamento",
+        "alistar",
+        "militar",
+        "servico militar",
+        "junta",
+        "jsm",
+        "reservista",
+        "exercito",
+        "dispensa",
+        "cdi",
+        "cam",
+        "juramento",
+        "bandeira",
+    ),
     greeting="Você está na Junta do Serviço Militar (JSM). Como podemos ajudar?",
     topics=(
         Topic(

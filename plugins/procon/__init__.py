@@ -11,9 +11,24 @@ DEPARTMENT = Department(
     name="PROCON",
     description="Defesa do consumidor: reclamações contra fornecedores",
     keywords=(
-        "reclamacao", "reclamar", "loja", "compra", "comprei", "produto", "fornecedor",
-        "consumidor", "defeito", "reembolso", "troca", "garantia", "cobranca", "empresa",
-    ),  # fmt: skip
+        "reclamacao",
+        "reclamar",
+        "loja",
+        "compra",
+        "comprei",
+        "produto",
+        "fornecedor",
+        "consumidor",
+        "defeito",
+        "reembolso",
+        "troca",
+        "garantia",
+        "cobranca",
+        "empresa",
+        "arrependimento",
+        "direito do consumidor",
+        "cdc",
+    ),
     greeting="Você está no PROCON — defesa do consumidor. Como podemos ajudar?",
     topics=(
         Topic(
