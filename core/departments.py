@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 import attrs
 import pluggy
 
+from civic.forms import build_format_checker, form_errors
 from civic.plugins import each_plugin
 from civic.values import Department
 
@@ -56,9 +57,10 @@ def collect(manager: pluggy.PluginManager, enabled: Iterable[str] | None = None)
     """
     found: dict[str, Department] = {}
     registry = Registry()
+    formats = frozenset(build_format_checker(manager).checkers)
     for plugin_name, caller in each_plugin("register_departments", manager):
         try:
-            caller(register=_Recorder(plugin_name, found, registry))
+            caller(register=_Recorder(plugin_name, found, registry, formats))
         except Exception as exc:  # one broken plugin must not hide the others
             log.exception("plugin %s raised in register_departments", plugin_name)
             registry.problems.append(Problem(plugin_name, "?", f"raised {exc!r}"))
@@ -85,10 +87,17 @@ def collect(manager: pluggy.PluginManager, enabled: Iterable[str] | None = None)
 class _Recorder:
     """The ``register`` callback given to one plugin: validates and records its departments."""
 
-    def __init__(self, plugin: str, found: dict[str, Department], registry: Registry) -> None:
+    def __init__(
+        self,
+        plugin: str,
+        found: dict[str, Department],
+        registry: Registry,
+        formats: frozenset[str],
+    ) -> None:
         self.plugin = plugin
         self.found = found
         self.registry = registry
+        self.formats = formats
 
     def __call__(self, department: object) -> None:
         if not isinstance(department, Department):
@@ -96,7 +105,7 @@ class _Recorder:
                 Problem(self.plugin, repr(department)[:40], "is not a civic.Department")
             )
             return
-        reason = _check(department)
+        reason = check(department, self.formats)
         if reason is None and department.slug in self.found:
             reason = f"slug already registered by {self.registry.owners[department.slug]}"
         if reason:
@@ -106,7 +115,9 @@ class _Recorder:
         self.registry.owners[department.slug] = self.plugin
 
 
-def _check(department: Department) -> str | None:
+def check(department: Department, formats: frozenset[str] | None = None) -> str | None:
+    """Why ``department`` cannot be used (``None`` when it can); ``formats`` are the
+    registered format names its forms may use."""
     if not _SLUG.match(department.slug):
         return "slug must be lower-case letters, digits, '-' or '_' (at most 32)"
     if not department.name.strip():
@@ -114,10 +125,8 @@ def _check(department: Department) -> str | None:
     for topic in department.topics:
         if topic.form and topic.form not in department.forms:
             return f"topic {topic.title!r} names unknown form {topic.form!r}"
-    from civic.forms import form_errors
-
     for name, schema in department.forms.items():
-        errors = form_errors(schema)
+        errors = form_errors(schema, formats=formats)
         if errors:
             return f"form {name!r} is not a valid civic form: {errors[0]}"
     return None

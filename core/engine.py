@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +68,14 @@ COMMENT_SKIP_WORDS = frozenset(
 
 Clock = Callable[[], dt.datetime]
 
+#: A protocol number as civic's default plugin writes them: ``PROCON-2026-000123``.
+PROTOCOL = re.compile(r"\b[A-Z][A-Z0-9_]{1,31}-\d{4}-\d{4,}\b")
+
+
+def _when(moment: dt.datetime) -> str:
+    """``30/11/2026 às 08:00`` in the moment's own time zone."""
+    return f"{moment:%d/%m/%Y} às {moment:%H:%M}"
+
 
 class Engine:
     """Processes inbound messages. Build one per process and reuse it."""
@@ -94,6 +104,7 @@ class Engine:
                 self.texts,
                 checker,
                 max_failures=self.config.form_max_failures,
+                warnings=department.form_warnings.get(name),
             )
             for department in self.registry
             for name, schema in department.forms.items()
@@ -240,6 +251,10 @@ class Turn:
             values["closed_at"] = self.now
         self.tx.update_conversation(self.row["id"], **values)
 
+    def local(self, moment: dt.datetime) -> dt.datetime:
+        """``moment`` in the city's time zone."""
+        return moment.astimezone(zoneinfo.ZoneInfo(self.engine.config.hours.timezone))
+
     @property
     def current(self) -> Department | None:
         return self.engine.registry.get(self.department)
@@ -262,7 +277,12 @@ class Turn:
             else:
                 self.say(self.texts("empty_message"))
             return
-        if self.state is State.IDENTIFYING:
+        upper = strip_invisible(text).upper().strip()
+        protocol = PROTOCOL.search(upper)
+        asks_status = protocol and ("PROTOCOLO" in upper or upper == protocol.group(0))
+        if asks_status and self.state not in (State.FORM, State.RATING):
+            self.protocol_status(protocol.group(0))
+        elif self.state is State.IDENTIFYING:
             self.identify(text, opened=opened)
         elif self.state is State.RATING:
             self.rate(text)
@@ -282,6 +302,28 @@ class Turn:
             self.waiting_human(folded)
         elif self.state is State.OFFERING:
             self.offering(text, folded)
+
+    # -- protocol status ------------------------------------------------------------
+    def protocol_status(self, protocol: str) -> None:
+        """Tell the stored status of a protocol; only the status, never the data."""
+        found = self.tx.submission(protocol)
+        if found is None:
+            self.say(self.texts("protocol_unknown", protocol=protocol))
+            return
+        department = self.engine.registry.get(found["department"])
+        self.say(
+            self.texts(
+                "protocol_status",
+                protocol=protocol,
+                department=department.name if department else found["department"],
+                date=_when(self.local(found["created_at"])),
+                status=self.texts(f"protocol_status_{found['status']}")
+                if f"protocol_status_{found['status']}" in self.texts.catalog
+                else found["status"],
+            )
+        )
+        if self.state is State.IDENTIFYING:
+            self.ask_identity()
 
     # -- identifying ----------------------------------------------------------------
     def ask_identity(self) -> None:
@@ -404,6 +446,7 @@ class Turn:
             text=text,
             conversation=self.snapshot(),
             texts=self.texts,
+            settings=self.engine.config.for_department(department.slug),
         )
 
     def in_department(self, text: str, folded: str) -> None:
@@ -514,7 +557,20 @@ class Turn:
     # -- humans ---------------------------------------------------------------------
     def to_human(self, text: str) -> None:
         self.move(State.HUMAN)
-        self.say(text or self.texts("handover"))
+        hours = self.engine.config.hours_of(self.department)
+        if hours.is_open(self.now):
+            self.say(text or self.texts("handover"))
+            return
+        if text:
+            self.say(text)
+        opening = hours.next_opening(self.now)
+        self.say(
+            self.texts(
+                "handover_closed",
+                hours=hours.describe(),
+                next=_when(opening) if opening else self.texts("handover_next_unknown"),
+            )
+        )
 
     def waiting_human(self, folded: str) -> None:
         if folded in THANKS_WORDS:

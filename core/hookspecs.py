@@ -15,6 +15,7 @@ from typing import Any
 
 import pluggy
 
+from civic.config import DepartmentConfig
 from civic.texts import Texts
 from civic.values import (
     Conversation,
@@ -119,7 +120,11 @@ def route_message(
 
 @hookspec(firstresult=True)
 def department_message(
-    department: Department, text: str, conversation: Conversation, texts: Texts
+    department: Department,
+    text: str,
+    conversation: Conversation,
+    texts: Texts,
+    settings: DepartmentConfig,
 ) -> DepartmentAction | None:
     """Handle a citizen message inside a department.
 
@@ -130,6 +135,8 @@ def department_message(
     :param text: the citizen's message.
     :param conversation: the conversation so far.
     :param texts: the city's citizen-facing texts.
+    :param settings: the department's section of the city configuration: ``contacts``,
+        ``hours`` and its plugin's own ``settings`` (for example the JSM's ``late_fine``).
     :return: an :class:`~civic.values.Answer` (a free answer; ``done=True`` moves on to
         offering further help), a :class:`~civic.values.StartForm` (run one of the
         department's forms), a :class:`~civic.values.HandOver` (wait for a human), or

@@ -7,7 +7,7 @@ conversation needs to go on lives in storage, so these are snapshots, not live o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -65,6 +65,9 @@ class Department:
     :param forms: JSON Schema forms by name (see ``civic.forms``).
     :param protocol_prefix: prefix of the protocol numbers its forms yield.
     :param order: position in the main menu (lower first; ties by name).
+    :param form_warnings: per form, per field: ``warn(value, answers)`` called when the
+        field is answered; a returned sentence is shown to the citizen, and the answer is
+        still accepted (warn, never block).
     """
 
     slug: str
@@ -76,6 +79,9 @@ class Department:
     forms: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     protocol_prefix: str = ""
     order: int = 100
+    form_warnings: Mapping[str, Mapping[str, Callable[[Any, Mapping[str, Any]], str | None]]] = (
+        attrs.field(factory=dict)
+    )
 
     @property
     def prefix(self) -> str:

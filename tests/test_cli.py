@@ -26,7 +26,7 @@ RUN_SCHEMA = json.loads(
 CONVERSATION = [
     "Maria José dos Santos 529.982.247-25",
     "2",
-    "1",
+    "2",
     "não",
     "nota 10",
     "Atendimento excelente",

@@ -26,7 +26,7 @@ def test_whole_conversation_is_stored(engine: Engine, storage: Storage) -> None:
     answer = chat.send("2")
     assert chat.state == State.DEPARTMENT and chat.last.department == "procon"
     assert "arrependimento" in answer.lower()
-    answer = chat.send("1")
+    answer = chat.send("2")
     assert "art. 49" in answer
     assert "Posso ajudar em algo mais?" in answer
     assert chat.state == State.OFFERING
@@ -90,7 +90,7 @@ def test_resumes_after_restart(storage: Storage) -> None:
     Chat(first, "555").script(MARIA, "procon")
     restarted = Engine(storage, secret=SECRET)  # a new process on the same database
     chat = Chat(restarted, "555")
-    answer = chat.send("2")
+    answer = chat.send("3")
     assert chat.last.department == "procon"
     assert "art. 26" in answer
 
@@ -255,7 +255,7 @@ def test_raising_plugin_does_not_break_the_conversation(
     chat = Chat(engine)
     chat.script(MARIA, "procon")
     with caplog.at_level(logging.ERROR):
-        answer = chat.send("1")
+        answer = chat.send("2")
     # The broken plugin is skipped and the built-in topics still answer.
     assert "art. 49" in answer
     assert "plugin broken raised in hook department_message" in caplog.text

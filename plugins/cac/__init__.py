@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from importlib import resources
+from typing import Any
 
 from civic import Department, Topic, hookimpl
+
+
+def _form(name: str) -> dict[str, Any]:
+    return json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
+
 
 DEPARTMENT = Department(
     slug="cac",
@@ -25,6 +33,24 @@ DEPARTMENT = Department(
     ),
     greeting="Você está no CAC — Centro de Atendimento ao Cidadão. Como podemos ajudar?",
     topics=(
+        Topic(
+            title="Fazer uma solicitação (iluminação, buracos, limpeza...)",
+            keywords=(
+                "solicitacao",
+                "solicitar",
+                "pedido",
+                "pedir",
+                "buraco",
+                "iluminacao",
+                "lampada",
+                "poste",
+                "lixo",
+                "limpeza",
+                "poda",
+                "arvore",
+            ),
+            form="solicitacao",
+        ),
         Topic(
             title="Horário de atendimento",
             keywords=("horario", "abre", "fecha", "funciona", "funcionamento", "aberto"),
@@ -51,6 +77,8 @@ DEPARTMENT = Department(
             handover=True,
         ),
     ),
+    forms={"solicitacao": _form("solicitacao.json")},
+    protocol_prefix="CAC",
     order=10,
 )
 

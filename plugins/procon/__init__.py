@@ -1,10 +1,61 @@
-"""PROCON — consumer protection: complaints against suppliers and consumer rights."""
+"""PROCON — consumer protection: complaints against suppliers and consumer rights.
+
+Answers by keyword about the right of withdrawal (CDC art. 49) and the deadlines to
+complain about defects (CDC art. 26), each answer naming its article, and takes a
+complaint through a form that yields a protocol number. Past those deadlines the form
+warns and never blocks: the legal analysis belongs to the PROCON staff.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+import json
+import zoneinfo
+from collections.abc import Callable, Mapping
+from importlib import resources
+from typing import Any
 
 from civic import Department, Topic, hookimpl
+
+WITHDRAWAL_DAYS = 7  # CDC art. 49: purchases outside the shop
+DEFECT_DAYS = (30, 90)  # CDC art. 26: non-durable and durable goods and services
+
+
+def today() -> dt.date:
+    """Today in Brazil (a function, so tests can move the clock)."""
+    return dt.datetime.now(zoneinfo.ZoneInfo("America/Sao_Paulo")).date()
+
+
+def deadline_warning(value: Any, answers: Mapping[str, Any]) -> str | None:
+    """Warn when a purchase date is past the CDC deadlines; never refuse it."""
+    try:
+        days = (today() - dt.date.fromisoformat(str(value))).days
+    except ValueError:
+        return None
+    notes = []
+    if answers.get("local_compra") == "fora" and days > WITHDRAWAL_DAYS:
+        notes.append(
+            f"a compra foi há {days} dias, e o direito de arrependimento vale por "
+            f"{WITHDRAWAL_DAYS} dias (CDC, art. 49)"
+        )
+    if days > DEFECT_DAYS[1]:
+        notes.append(
+            "para defeitos aparentes, o prazo de reclamação é de 30 dias (não duráveis) "
+            "ou 90 dias (duráveis) (CDC, art. 26); se o defeito apareceu depois, o prazo "
+            "conta a partir daí"
+        )
+    if not notes:
+        return None
+    return (
+        "Atenção: "
+        + "; ".join(notes)
+        + ". Sua reclamação será registrada mesmo assim: a análise é da equipe do PROCON."
+    )
+
+
+def _form(name: str) -> dict[str, Any]:
+    return json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
+
 
 DEPARTMENT = Department(
     slug="procon",
@@ -28,12 +79,17 @@ DEPARTMENT = Department(
         "arrependimento",
         "direito do consumidor",
         "cdc",
-    ),
+    ),  # fmt: skip
     greeting="Você está no PROCON — defesa do consumidor. Como podemos ajudar?",
     topics=(
         Topic(
+            title="Registrar uma reclamação contra um fornecedor",
+            keywords=("reclamacao", "reclamar", "denuncia", "queixa", "registrar"),
+            form="reclamacao",
+        ),
+        Topic(
             title="Direito de arrependimento (7 dias)",
-            keywords=("arrependimento", "desistir", "internet", "online", "7 dias", "sete dias"),
+            keywords=("arrependimento", "desistir", "devolver", "internet", "7 dias"),
             answer="Compras feitas fora da loja (internet, telefone, em domicílio) podem ser "
             "canceladas em até 7 dias a contar da assinatura ou do recebimento do produto, "
             "com devolução de todo o valor pago (Código de Defesa do Consumidor, art. 49).",
@@ -52,6 +108,9 @@ DEPARTMENT = Department(
             handover=True,
         ),
     ),
+    forms={"reclamacao": _form("reclamacao.json")},
+    form_warnings={"reclamacao": {"data_compra": deadline_warning}},
+    protocol_prefix="PROCON",
     order=20,
 )
 
