@@ -13,8 +13,10 @@ from typing import Annotated, TextIO
 
 import typer
 
-from civic import __version__, instance
+from civic import __version__, cli_admin, instance
+from civic.cli_admin import ConfigOption
 from civic.cli_common import DatabaseUrl, fail, open_storage
+from civic.config import ConfigError, load_config
 from civic.engine import Engine
 from civic.plugins import PluginLoadError, each_plugin, load_plugins, plugin_infos, pm
 from civic.values import Inbound, Outcome, Reply
@@ -84,16 +86,22 @@ def run(
         OutputFormat,
         typer.Option("--format", "-f", help="text, or jsonl: one JSON object per bot message."),
     ] = OutputFormat.text,
+    config: ConfigOption = None,
 ) -> None:
     """Chat as a citizen in the terminal.
 
     When standard input is not a terminal, each line is one citizen message, so
     `civic run < conversation.txt` plays a whole conversation. Blank lines are skipped.
     """
+    try:
+        city = load_config(config)
+    except ConfigError as exc:
+        fail("invalid configuration:\n" + "\n".join(exc.problems))
     storage = open_storage(database_url)
     try:
-        instance.verify_secret(storage, instance.load_secret())
-        engine = Engine(storage, secret=instance.load_secret())
+        secret = instance.load_secret()
+        instance.verify_secret(storage, secret)
+        engine = Engine(storage, secret=secret, config=city)
     except instance.SecretMismatch as exc:
         fail(str(exc))
     if department is not None and engine.registry.get(department) is None:
@@ -212,6 +220,9 @@ def plugins(
     for info in infos:
         typer.echo(f"{info['name']} {info.get('version') or ''}".rstrip())
         typer.echo(f"  hooks: {', '.join(info['hooks'])}")
+
+
+cli_admin.register(app)
 
 
 # -- entry point --------------------------------------------------------------------

@@ -197,9 +197,10 @@ def parse_config(raw: Mapping[str, Any], source: str = "civic.toml") -> Config:
     timezone = raw.get("timezone", "America/Sao_Paulo")
     survey = raw.get("survey", {})
     low, high = (0, 10) if survey.get("scale", "0-10") == "0-10" else (1, 5)
+    defaults = Config()
     return Config(
-        city=raw.get("city", Config.city),
-        locale=raw.get("locale", Config.locale),
+        city=raw.get("city", defaults.city),
+        locale=raw.get("locale", defaults.locale),
         departments=tuple(raw["enabled"]) if "enabled" in raw else None,
         texts=dict(raw.get("texts", {})),
         survey=SurveyConfig(

@@ -278,7 +278,8 @@ _MONEY_WORDS = re.compile(r"^(?:r\s*\$|rs\.?\s)\s*|\s*(?:reais|real|r\$)$", re.I
 
 def parse_decimal(text: str) -> Decimal:
     """A number as Brazilians and others type it: ``1.234,56``, ``1234.56``, ``1.234``
-    (one thousand two hundred thirty-four), ``3,5``, ``-2``. Raises ``ValueError``."""
+    (one thousand two hundred thirty-four), ``3,5``, ``-2``. Raises ``ValueError``, also
+    for ``1,500``, which Brazilians and others read differently."""
     text = _clean(text).replace(" ", "")
     sign = "-" if text.startswith("-") else ""
     text = text.removeprefix("-") if sign else text.removeprefix("+")
@@ -291,8 +292,12 @@ def parse_decimal(text: str) -> Decimal:
         if not (_PLAIN.fullmatch(fraction) and _is_grouped(whole, thousands)):
             raise ValueError(f"not a number: {text!r}")
         return Decimal(f"{sign}{whole.replace(thousands, '')}.{fraction}")
-    if _THOUSANDS_DOT.fullmatch(text) or _THOUSANDS_COMMA.fullmatch(text):
-        return Decimal(sign + re.sub(r"[.,]", "", text))
+    if _THOUSANDS_DOT.fullmatch(text):
+        return Decimal(sign + text.replace(".", ""))
+    if _THOUSANDS_COMMA.fullmatch(text):
+        # "1,500": one and a half in Brazil, fifteen hundred elsewhere. Refuse rather
+        # than guess an amount a thousand times off.
+        raise ValueError(f"ambiguous number: {text!r}")
     match = re.fullmatch(r"([0-9]+)(?:[.,]([0-9]+))?", text)
     if not match:
         raise ValueError(f"not a number: {text!r}")

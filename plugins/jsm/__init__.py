@@ -1,10 +1,53 @@
-"""JSM — Junta do Serviço Militar: enlistment information and triage."""
+"""JSM — Junta do Serviço Militar: enlistment information and triage.
+
+The chat informs and triages; it does not enlist anyone (that is done at the Army's
+site, alistamento.eb.mil.br, or in person at the Junta). From a birth date the citizen
+types, it tells him whether his enlistment period has opened, is open, or has closed
+(see :mod:`civic_jsm.enlistment` for the rule), with the city's JSM contacts. It also
+takes requests for an in-person appointment (the ``atendimento`` form).
+
+City settings read from ``civic.toml``::
+
+    [departments.jsm]
+    late_fine = "R$ 5,37"           # optional: the late-enlistment fine, as shown
+    contacts = { telefone = "(35) 3435-0000", endereco = "Rua ..., Centro" }
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import zoneinfo
 from collections.abc import Callable
+from importlib import resources
+from typing import Any
 
-from civic import Department, Topic, hookimpl
+from civic import Answer, Department, Topic, hookimpl
+from civic.config import DepartmentConfig
+from civic.default_plugins.topics import match_topic
+from civic.texts import Texts
+from civic.values import DepartmentAction
+from civic_jsm.triage import ASK_BIRTH_DATE, DOCUMENTS, SITE, Refusal, read_birth_date, triage
+
+#: The time zone of "today" when the JSM's configuration has no hours of its own.
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
+FORM = "atendimento"
+
+
+def today(timezone: str = DEFAULT_TIMEZONE) -> dt.date:
+    """Today's date in ``timezone``: the clock of the triage (tests replace it)."""
+    return dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+
+
+def _form(name: str) -> dict[str, Any]:
+    return json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
+
+
+STATUS_TOPIC = Topic(
+    title="Verificar minha situação (alistamento)",
+    keywords=("situacao", "verificar", "prazo", "atrasado", "multa", "idade", "nascimento"),
+    answer=ASK_BIRTH_DATE,
+)
 
 DEPARTMENT = Department(
     slug="jsm",
@@ -27,24 +70,34 @@ DEPARTMENT = Department(
     ),
     greeting="Você está na Junta do Serviço Militar (JSM). Como podemos ajudar?",
     topics=(
+        STATUS_TOPIC,
         Topic(
             title="Como fazer o alistamento",
-            keywords=("alistamento", "alistar", "como me alisto"),
+            keywords=("alistamento", "alistar", "como me alisto", "documentos"),
             answer="O alistamento é obrigatório para os homens no ano em que completam 18 "
-            "anos, de 1º de janeiro a 30 de junho. Ele é feito no site oficial do Exército "
-            "(alistamento.eb.mil.br) ou presencialmente na Junta do Serviço Militar.",
+            "anos, de 1º de janeiro a 30 de junho (para as mulheres, é voluntário). Ele é "
+            f"feito no site oficial do Exército ({SITE}) ou pessoalmente na Junta do "
+            f"Serviço Militar, levando {DOCUMENTS}. Para saber o seu prazo, escolha "
+            "*Verificar minha situação*.",
+        ),
+        Topic(
+            title="Agendar atendimento ou pedir 2ª via do CAM",
+            keywords=("agendar", "agendamento", "segunda via", "2a via", "cam", "presencial"),
+            form=FORM,
         ),
         Topic(
             title="Certificado de dispensa (CDI)",
             keywords=("cdi", "dispensa", "certificado de dispensa"),
-            answer="O Certificado de Dispensa de Incorporação (CDI) é emitido para quem foi "
-            "dispensado do serviço militar, depois do juramento à Bandeira.",
+            answer="O Certificado de Dispensa de Incorporação (CDI) é o documento de quem "
+            "se alistou e foi dispensado de servir. Ele é entregue depois do Juramento à "
+            "Bandeira. Para pedir atendimento sobre o CDI, escolha *Agendar atendimento*.",
         ),
         Topic(
             title="Juramento à Bandeira",
             keywords=("juramento", "bandeira"),
-            answer="O juramento à Bandeira é a cerimônia em que o dispensado presta o "
-            "compromisso; a data é informada pela Junta.",
+            answer="O Juramento à Bandeira é a cerimônia em que o dispensado presta o "
+            "compromisso com a Pátria; depois dele, recebe o CDI. A data e o local são "
+            "informados pela Junta.",
         ),
         Topic(
             title="Reservistas",
@@ -58,6 +111,8 @@ DEPARTMENT = Department(
             handover=True,
         ),
     ),
+    forms={FORM: _form("atendimento.json")},
+    protocol_prefix="JSM",
     order=30,
 )
 
@@ -65,3 +120,37 @@ DEPARTMENT = Department(
 @hookimpl
 def register_departments(register: Callable[[Department], None]) -> None:
     register(DEPARTMENT)
+
+
+@hookimpl
+def department_message(
+    department: Department, text: str, texts: Texts, settings: DepartmentConfig
+) -> DepartmentAction | None:
+    """Triage a birth date, refuse an unusable one, or ask for it; else ``None``."""
+    if department.slug != DEPARTMENT.slug:
+        return None
+    found = read_birth_date(text, texts)
+    if isinstance(found, dt.date):
+        return triage(found, today(_timezone(settings)), settings)
+    if isinstance(found, Refusal):
+        return Answer(found.text)
+    topic = match_topic(department, text)
+    if topic is not None and topic.title == STATUS_TOPIC.title:
+        # Not done: the citizen stays in the department to type the date.
+        return Answer(ASK_BIRTH_DATE)
+    return None
+
+
+@hookimpl
+def form_submitted(department: Department, form: str) -> str | None:
+    """After an appointment request: how the Junta answers and what to bring."""
+    if department.slug != DEPARTMENT.slug or form != FORM:
+        return None
+    return (
+        "A Junta do Serviço Militar vai responder por este WhatsApp para combinar o dia e "
+        f"o horário. No dia, leve {DOCUMENTS}."
+    )
+
+
+def _timezone(settings: DepartmentConfig) -> str:
+    return settings.hours.timezone if settings.hours else DEFAULT_TIMEZONE

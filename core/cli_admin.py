@@ -1,0 +1,197 @@
+"""Operator commands: ``civic config``, ``civic forms`` and ``civic protocols``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from civic import departments
+from civic.cli_common import DatabaseUrl, fail, open_storage
+from civic.config import ConfigError, config_path, load_config
+from civic.forms import build_format_checker, form_errors
+from civic.plugins import load_plugins
+from civic.storage import utcnow
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="CIVIC_CONFIG",
+        help="The city's civic.toml (default: built-in settings).",
+        show_default=False,
+    ),
+]
+
+config_app = typer.Typer(help="Check the city's configuration (civic.toml).", no_args_is_help=True)
+forms_app = typer.Typer(help="List, show and validate department forms.", no_args_is_help=True)
+protocols_app = typer.Typer(help="Look up and update protocol numbers.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the operator command groups to the main application."""
+    app.add_typer(config_app, name="config")
+    app.add_typer(forms_app, name="forms")
+    app.add_typer(protocols_app, name="protocols")
+
+
+# -- civic config -------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[
+        Path | None, typer.Argument(help="The file to check (default: --config / CIVIC_CONFIG).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Validate a civic.toml: every problem with its file, key and reason."""
+    target = path or config_path(config)
+    if target is None:
+        fail("no configuration file given: pass a path, --config or CIVIC_CONFIG", code=2)
+    try:
+        loaded = load_config(target)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.secho(problem, err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from None
+    registry = departments.collect(load_plugins(), loaded.departments)
+    unknown = [p for p in registry.problems if p.plugin == "config"]
+    for problem in unknown:
+        typer.secho(
+            f"{target}: enabled: department {problem.department!r} is not installed "
+            f"(installed: {', '.join(_installed()) or 'none'})",
+            err=True,
+            fg=typer.colors.RED,
+        )
+    if unknown:
+        raise typer.Exit(code=1)
+    enabled = ", ".join(registry.slugs) or "none"
+    typer.echo(f"{target}: OK — {loaded.city}; departments: {enabled}")
+
+
+def _installed() -> list[str]:
+    return departments.collect(load_plugins()).slugs
+
+
+# -- civic forms --------------------------------------------------------------------
+
+
+@forms_app.command("list")
+def forms_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every form of every installed department, with its fields."""
+    registry = departments.collect(load_plugins())
+    rows = [
+        {
+            "department": department.slug,
+            "plugin": registry.owners[department.slug],
+            "form": name,
+            "title": schema.get("title", ""),
+            "fields": list(schema.get("properties", {})),
+        }
+        for department in registry
+        for name, schema in department.forms.items()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['department']}/{row['form']}: {row['title']} ({len(row['fields'])} fields)"
+        )
+
+
+@forms_app.command("show")
+def forms_show(
+    name: Annotated[str, typer.Argument(help="DEPARTMENT/FORM, as `civic forms list` shows.")],
+) -> None:
+    """Print one form's JSON Schema."""
+    slug, _, form = name.partition("/")
+    department = departments.collect(load_plugins()).get(slug)
+    if department is None or form not in department.forms:
+        fail(f"no form {name!r}; see `civic forms list`", code=2)
+    typer.echo(json.dumps(department.forms[form], indent=2, ensure_ascii=False))
+
+
+@forms_app.command("validate")
+def forms_validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Form files to check (default: every installed plugin's forms)."),
+    ] = None,
+) -> None:
+    """Check forms against the civic form meta-schema (schemas/form.schema.json)."""
+    manager = load_plugins()
+    known = frozenset(build_format_checker(manager).checkers)
+    failures = 0
+    if paths:
+        for path in paths:
+            try:
+                schema: Any = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                errors = [f"cannot read JSON: {exc}"]
+            else:
+                errors = form_errors(schema, formats=known)
+            failures += _report(str(path), errors)
+    else:
+        registry = departments.collect(manager)
+        for problem in registry.problems:
+            failures += _report(f"{problem.plugin}: {problem.department}", [problem.reason])
+        for department in registry:
+            for name, schema in department.forms.items():
+                label = f"{registry.owners[department.slug]}: {department.slug}/{name}"
+                failures += _report(label, form_errors(schema, formats=known))
+    if failures:
+        raise typer.Exit(code=1)
+
+
+def _report(label: str, errors: list[str]) -> int:
+    if not errors:
+        typer.echo(f"{label}: OK")
+        return 0
+    for error in errors:
+        typer.secho(f"{label}: {error}", err=True, fg=typer.colors.RED)
+    return 1
+
+
+# -- civic protocols ----------------------------------------------------------------
+
+STATUSES = ("received", "in_progress", "answered", "closed")
+
+
+@protocols_app.command("show")
+def protocols_show(
+    protocol: Annotated[str, typer.Argument(help="The protocol number (PROCON-2026-000123).")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a submission: its department, form, status and data (JSON)."""
+    storage = open_storage(database_url)
+    with storage.reading() as tx:
+        found = tx.submission(protocol.strip().upper())
+    if found is None:
+        fail(f"no protocol {protocol!r}")
+    record = dict(found)
+    record["data"] = json.loads(record["data"])
+    typer.echo(json.dumps(record, indent=2, ensure_ascii=False, default=str))
+
+
+@protocols_app.command("set-status")
+def protocols_set_status(
+    protocol: Annotated[str, typer.Argument(help="The protocol number.")],
+    status: Annotated[str, typer.Argument(help="One of: " + ", ".join(STATUSES) + ".")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a protocol's status; citizens who ask for it see the new one."""
+    if status not in STATUSES:
+        fail(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}", code=2)
+    storage = open_storage(database_url)
+    with storage.transaction() as tx:
+        changed = tx.set_submission_status(protocol.strip().upper(), status, utcnow())
+    if not changed:
+        fail(f"no protocol {protocol!r}")
+    typer.echo(f"{protocol.strip().upper()}: {status}")

@@ -1,0 +1,395 @@
+"""JSM: enlistment triage through the chat, the appointment form, and the enlistment rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import example, given
+from hypothesis import strategies as st
+from sqlalchemy import RowMapping
+from sqlmodel import SQLModel
+
+import civic_jsm
+from civic.config import Config, DepartmentConfig, load_config
+from civic.engine import Engine
+from civic.formats import FORMATS
+from civic.forms import form_errors
+from civic.states import State
+from civic.storage import Storage
+from civic_jsm.enlistment import FutureBirthDate, Status, enlistment_status
+from tests.chat import MARIA, Chat
+from tests.conftest import SECRET
+
+TODAY = dt.date(2026, 3, 10)
+#: The engine's clock (UTC): it dates the protocol numbers.
+NOW = dt.datetime(2026, 3, 10, 14, 30, tzinfo=dt.UTC)
+SetToday = Callable[[dt.date], None]
+
+
+@pytest.fixture
+def set_today(monkeypatch: pytest.MonkeyPatch) -> SetToday:
+    """Replace the JSM's clock; today is :data:`TODAY` until a test changes it."""
+
+    def set_to(day: dt.date) -> None:
+        monkeypatch.setattr(civic_jsm, "today", lambda timezone="": day)
+
+    set_to(TODAY)
+    return set_to
+
+
+@pytest.fixture
+def jsm(engine: Engine, set_today: SetToday) -> Chat:
+    """Maria, identified, inside the JSM (item 3 of the main menu)."""
+    engine.clock = lambda: NOW
+    chat = Chat(engine)
+    answer = chat.script(MARIA, "3")
+    assert chat.state == State.DEPARTMENT and chat.last.department == "jsm"
+    assert "Junta do Serviço Militar (JSM)" in answer
+    return chat
+
+
+# -- the department menu ------------------------------------------------------------
+
+
+def test_menu_item_3_lists_the_jsm_topics(jsm: Chat) -> None:
+    answer = jsm.send("menu")
+    assert "3. Junta do Serviço Militar" in answer
+    answer = jsm.send("3")
+    for number, title in enumerate(
+        [
+            "Verificar minha situação (alistamento)",
+            "Como fazer o alistamento",
+            "Agendar atendimento ou pedir 2ª via do CAM",
+            "Certificado de dispensa (CDI)",
+            "Juramento à Bandeira",
+            "Reservistas",
+            "Falar com um atendente",
+        ],
+        start=1,
+    ):
+        assert f"{number}. {title}" in answer
+
+
+def test_how_to_enlist_points_to_the_site_and_documents(jsm: Chat) -> None:
+    answer = jsm.send("2")
+    assert "alistamento.eb.mil.br" in answer and "comprovante de residência" in answer
+    assert jsm.state == State.OFFERING
+
+
+def test_attendant_topic_hands_over(jsm: Chat) -> None:
+    jsm.send("7")
+    assert jsm.state == State.HUMAN
+
+
+# -- triage -------------------------------------------------------------------------
+
+
+def test_status_topic_asks_for_the_birth_date_and_waits(jsm: Chat) -> None:
+    answer = jsm.send("1")
+    assert "Digite sua data de nascimento (dd/mm/aaaa)" in answer
+    assert jsm.state == State.DEPARTMENT  # waiting for the date, not offering help
+    answer = jsm.send("15/03/2008")
+    assert "Você está no período de alistamento" in answer
+    assert jsm.state == State.OFFERING
+
+
+@pytest.mark.parametrize(
+    ("today", "message", "expected"),
+    [
+        pytest.param(
+            TODAY,
+            "15/03/2008",
+            ["período de alistamento", "01/01/2026 a 30/06/2026", "alistamento.eb.mil.br",
+             "identidade", "CPF", "comprovante de residência"],
+            id="on-time",
+        ),
+        pytest.param(dt.date(2026, 1, 1), "31/12/2008", ["período de alistamento"], id="first-day"),
+        pytest.param(dt.date(2026, 6, 30), "1/1/2008", ["até 30/06/2026"], id="last-day"),
+        pytest.param(
+            dt.date(2026, 7, 1),
+            "01/01/2008",
+            ["terminou em 30/06/2026", "multa", "valor é informado pela Junta", "regularizar"],
+            id="late-next-day",
+        ),
+        pytest.param(
+            TODAY, "20.08.2004", ["terminou em 30/06/2022", "multa"], id="late-dots"
+        ),
+        pytest.param(
+            dt.date(2025, 12, 31),
+            "15/03/2008",
+            ["Ainda não é hora", "01/01/2026 a 30/06/2026", "A partir de 01/01/2026"],
+            id="not-yet-new-years-eve",
+        ),
+        pytest.param(TODAY, "2009-01-01", ["Ainda não é hora", "01/01/2027"], id="not-yet-iso"),
+        pytest.param(TODAY, "29/02/2008", ["01/01/2026 a 30/06/2026"], id="leap-day"),
+        pytest.param(TODAY, "05/05/1981", ["terminou em 30/06/1999", "multa"], id="turning-45"),
+        pytest.param(
+            TODAY, "05/05/1980", ["não é mais obrigado", "31/12/2025"], id="over-45"
+        ),
+        pytest.param(
+            TODAY,
+            "boa tarde, nasci em 5/3/2008, tenho que me alistar?",
+            ["período de alistamento"],
+            id="in-a-sentence",
+        ),
+    ],
+)  # fmt: skip
+def test_triage_by_birth_date(
+    jsm: Chat, set_today: SetToday, today: dt.date, message: str, expected: list[str]
+) -> None:
+    set_today(today)
+    answer = jsm.send(message)
+    for fragment in expected:
+        assert fragment in answer
+    assert "Posso ajudar em algo mais?" in answer
+    assert jsm.state == State.OFFERING
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("31/02/2008", "A data 31/02/2008 não existe"),
+        ("29/02/2007", "A data 29/02/2007 não existe"),
+        ("10/10/2030", "ainda não chegou"),
+        ("11/03/2026", "ainda não chegou"),  # tomorrow
+        ("ontem", "dd/mm/aaaa"),
+        ("nasci em março", "dia, mês e ano"),
+        ("15/03/08", "ano com 4 dígitos"),
+        ("2008", "dia, mês e ano"),
+        ("15032008", "dd/mm/aaaa"),
+        ("2008-3-15", "dd/mm/aaaa"),
+    ],
+)
+def test_unusable_dates_are_refused_and_asked_again(jsm: Chat, message: str, expected: str) -> None:
+    jsm.send("1")
+    answer = jsm.send(message)
+    assert expected in answer
+    assert "Posso ajudar" not in answer
+    assert jsm.state == State.DEPARTMENT
+    assert "período de alistamento" in jsm.send("15/03/2008")
+
+
+def test_born_today_is_not_yet_due(jsm: Chat) -> None:
+    assert "01/01/2044" in jsm.send(TODAY.strftime("%d/%m/%Y"))
+
+
+def test_a_date_typed_while_offering_help_is_triaged(jsm: Chat) -> None:
+    jsm.send("2")
+    assert jsm.state == State.OFFERING
+    assert "período de alistamento" in jsm.send("15/03/2008")
+
+
+def test_a_sentence_from_the_main_menu_goes_straight_to_triage(
+    engine: Engine, set_today: SetToday
+) -> None:
+    chat = Chat(engine)
+    chat.send(MARIA)
+    answer = chat.send("quero saber do alistamento, nasci em 15/03/2008")
+    assert chat.last.department == "jsm"
+    assert "período de alistamento" in answer
+
+
+def test_other_departments_are_left_alone(engine: Engine, set_today: SetToday) -> None:
+    chat = Chat(engine)
+    chat.script(MARIA, "2")  # PROCON
+    answer = chat.send("15/03/2008")
+    assert chat.last.department == "procon"
+    assert "alistamento" not in answer
+
+
+def test_the_birth_date_is_kept_only_in_the_message_log(jsm: Chat, storage: Storage) -> None:
+    answer = jsm.send("15/03/2008")
+    assert "15/03/2008" not in answer and "2008" not in answer
+    found = []
+    with storage.engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in conn.execute(sa.select(table)):
+                if any("15/03/2008" in str(v) or "2008-03-15" in str(v) for v in row):
+                    found.append((table.name, row))
+    assert [(name, row.direction) for name, row in found] == [("message", "in")]
+
+
+def test_fine_and_contacts_come_from_the_configuration(
+    storage: Storage, set_today: SetToday
+) -> None:
+    config = Config(
+        department_settings={
+            "jsm": DepartmentConfig(
+                contacts={"telefone": "(35) 3435-0000", "endereço": "Rua Principal, 100"},
+                settings={"late_fine": "R$ 5,37"},
+            )
+        }
+    )
+    chat = Chat(Engine(storage, secret=SECRET, config=config))
+    answer = chat.script(MARIA, "3", "20/08/2004")
+    assert "multa de R$ 5,37" in answer
+    assert "Contatos da Junta do Serviço Militar:" in answer
+    assert "Telefone: (35) 3435-0000" in answer and "Endereço: Rua Principal, 100" in answer
+    assert "Telefone: (35) 3435-0000" in chat.script("menu", "3", "15/03/2008")
+
+
+def test_late_fine_is_accepted_by_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "civic.toml"
+    path.write_text(
+        '[departments.jsm]\nlate_fine = "R$ 5,37"\ncontacts = { telefone = "(35) 3435-0000" }\n',
+        encoding="utf-8",
+    )
+    settings = load_config(path).for_department("jsm")
+    assert settings.settings["late_fine"] == "R$ 5,37"
+    assert settings.contacts == {"telefone": "(35) 3435-0000"}
+
+
+# -- the appointment form -----------------------------------------------------------
+
+
+def test_the_form_is_a_valid_civic_form() -> None:
+    schema = civic_jsm.DEPARTMENT.forms["atendimento"]
+    assert form_errors(schema) == []
+    assert form_errors(schema, formats=FORMATS) == []
+    assert set(schema["properties"]) == {"motivo", "descricao", "periodo"}
+
+
+def test_form_refuses_wrong_answers_then_submits(jsm: Chat, storage: Storage) -> None:
+    answer = jsm.send("3")
+    assert jsm.state == State.FORM and "Qual é o motivo do atendimento?" in answer
+    assert "4. Outro" in answer
+    assert "de 1 a 4" in jsm.send("7")
+    assert "obrigatória" in jsm.send("pular")
+    assert "Do que você precisa?" in jsm.send("OUTRO")  # by label, any case
+    assert "pelo menos 3 letras" in jsm.send("ok")
+    assert "obrigatória" in jsm.send("pular")  # required while "outro" is chosen
+    answer = jsm.send("Atualizar meu endereço")
+    assert "Qual período você prefere" in answer and "pular" in answer
+    assert "de 1 a 2" in jsm.send("noite")
+    answer = jsm.send("MANHA")  # by label, without the accent
+    assert "Confira suas respostas:" in answer
+    assert "1. Qual é o motivo do atendimento?: Outro" in answer
+    assert "2. Do que você precisa?: Atualizar meu endereço" in answer
+    assert "3. Qual período você prefere para ser atendido?: Manhã" in answer
+    answer = jsm.send("1")
+    assert "Pronto! Seu protocolo é JSM-2026-000001." in answer
+    assert "leve documento de identidade com foto" in answer
+    assert jsm.state == State.OFFERING
+    with storage.reading() as tx:
+        submission = tx.submission("JSM-2026-000001")
+    assert submission is not None and submission["department"] == "jsm"
+    assert submission["form"] == "atendimento"
+    assert _data(submission) == {
+        "motivo": "outro",
+        "descricao": "Atualizar meu endereço",
+        "periodo": "manha",
+    }
+    answer = jsm.send("status do protocolo JSM-2026-000001")
+    assert "Protocolo JSM-2026-000001 (Junta do Serviço Militar)" in answer
+
+
+def test_form_optional_period_can_be_skipped(jsm: Chat, storage: Storage) -> None:
+    jsm.script("3", "certificado de dispensa (CDI)")
+    answer = jsm.send("pular")
+    assert "Qual período você prefere para ser atendido?: (não informado)" in answer
+    assert "Do que você precisa?" not in answer  # only asked for "outro"
+    assert "JSM-2026-000001" in jsm.send("confirmar")
+    with storage.reading() as tx:
+        assert _data(tx.submission("JSM-2026-000001")) == {"motivo": "cdi"}
+
+
+def test_form_corrections_after_the_summary(jsm: Chat, storage: Storage) -> None:
+    jsm.script("3", "4", "Trocar a data do juramento", "2")
+    answer = jsm.send("corrigir 3")
+    assert "Qual período você prefere" in answer and "Resposta atual: Tarde" in answer
+    answer = jsm.send("1")
+    assert "3. Qual período você prefere para ser atendido?: Manhã" in answer
+    assert "Qual resposta você quer corrigir?" in jsm.send("2")
+    assert "Qual é o motivo do atendimento?" in jsm.send("1")
+    answer = jsm.send("Segunda via do Certificado de Alistamento Militar (CAM)")
+    assert "Confira suas respostas:" in answer
+    assert "Do que você precisa?" not in answer  # the branch closed: the answer is dropped
+    jsm.send("1")
+    with storage.reading() as tx:
+        assert _data(tx.submission("JSM-2026-000001")) == {
+            "motivo": "segunda_via_cam",
+            "periodo": "manha",
+        }
+
+
+def test_form_cancel_while_asking_and_at_the_summary(jsm: Chat, storage: Storage) -> None:
+    answer = jsm.script("3", "1", "cancelar")
+    assert "cancelei" in answer and jsm.state == State.DEPARTMENT
+    assert "1. Verificar minha situação (alistamento)" in answer
+    answer = jsm.script("3", "1", "2", "3")
+    assert "cancelei" in answer and jsm.state == State.DEPARTMENT
+    with storage.reading() as tx:
+        assert tx.submission("JSM-2026-000001") is None
+
+
+def test_protocol_numbers_follow_each_other(jsm: Chat) -> None:
+    assert "JSM-2026-000001" in jsm.script("3", "1", "pular", "1")
+    assert "JSM-2026-000002" in jsm.script("sim", "3", "3", "1", "pular", "1")
+
+
+def test_unknown_protocol_status(jsm: Chat) -> None:
+    assert "JSM-2026-000099" in jsm.send("status do protocolo JSM-2026-000099")
+
+
+def _data(submission: RowMapping | None) -> dict[str, Any]:
+    """The stored answers of a submission."""
+    assert submission is not None
+    return json.loads(submission["data"])
+
+
+# -- the rule -----------------------------------------------------------------------
+
+
+def reference_kind(birth: dt.date, today: dt.date) -> str:
+    """The rule stated differently: the age he reaches during today's year, and whether
+    today is in the first half of the year."""
+    age_this_year = today.year - birth.year
+    first_half = (today.month, today.day) <= (6, 30)
+    if age_this_year < 18:
+        return "not_yet"
+    if age_this_year == 18 and first_half:
+        return "on_time"
+    if age_this_year > 45:
+        return "exempt"
+    return "late"
+
+
+leap_days = st.integers(1900, 2100).filter(lambda y: y % 4 == 0 and (y % 100 or y % 400 == 0))
+dates = st.one_of(
+    st.dates(dt.date(1900, 1, 1), dt.date(2100, 12, 31)),
+    leap_days.map(lambda year: dt.date(year, 2, 29)),
+    st.integers(1900, 2100).map(lambda year: dt.date(year, 6, 30)),
+    st.integers(1900, 2100).map(lambda year: dt.date(year, 7, 1)),
+    st.integers(1900, 2100).map(lambda year: dt.date(year, 12, 31)),
+)
+
+
+@given(birth=dates, today=dates)
+@example(birth=dt.date(2008, 2, 29), today=dt.date(2026, 2, 28))
+@example(birth=dt.date(2008, 2, 29), today=dt.date(2026, 7, 1))
+@example(birth=dt.date(1981, 1, 1), today=dt.date(2026, 12, 31))
+@example(birth=dt.date(1981, 1, 1), today=dt.date(2027, 1, 1))
+def test_enlistment_status_agrees_with_a_reference(birth: dt.date, today: dt.date) -> None:
+    if birth > today:
+        with pytest.raises(FutureBirthDate):
+            enlistment_status(birth, today)
+        return
+    status = enlistment_status(birth, today)
+    assert status.kind == reference_kind(birth, today)
+    assert status.period_start.timetuple()[:3] == (birth.year + 18, 1, 1)
+    assert status.period_end.timetuple()[:3] == (birth.year + 18, 6, 30)
+    assert status.year_turning_18 == status.period_start.year
+    assert status.obligation_end == dt.date(birth.year + 45, 12, 31)
+
+
+def test_status_is_a_frozen_value() -> None:
+    status = enlistment_status(dt.date(2008, 3, 15), TODAY)
+    assert status == Status("on_time", 2026, dt.date(2026, 1, 1), dt.date(2026, 6, 30), 2053)
+    with pytest.raises(AttributeError):
+        status.kind = "late"  # type: ignore[misc]
