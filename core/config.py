@@ -66,7 +66,8 @@ class Hours:
         if local.date() in self.holidays:
             return False
         return any(
-            start <= local.time() < end for start, end in self.week.get(WEEKDAYS[local.weekday()], ())
+            start <= local.time() < end
+            for start, end in self.week.get(WEEKDAYS[local.weekday()], ())
         )
 
     def next_opening(self, moment: dt.datetime) -> dt.datetime | None:
