@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from civic import Answer, Department, Identity, hookimpl, hookspecs
+from civic import Answer, Department, Identity, Topic, hookimpl, hookspecs
 from civic.engine import Engine
 from civic.plugins import load_plugins
 from civic.states import State
-from civic.storage import Storage
+from civic.storage import Storage, utcnow
 from civic.values import Conversation
 from tests.chat import MARIA, Chat
 from tests.conftest import SECRET
@@ -161,3 +163,71 @@ def test_hook_conversation_closed(with_plugin: Callable[[object], Engine]) -> No
         and seen[0].state == "closed"
         and seen[0].citizen_name == "Maria José dos Santos"
     )
+
+
+class TinyForms:
+    """A department with a one-field form, for the form hooks."""
+
+    @hookimpl
+    def register_departments(self, register: Callable[[Department], None]) -> None:
+        register(
+            Department(
+                slug="ouvidoria",
+                name="Ouvidoria",
+                topics=(Topic("Registrar manifestação", form="manifestacao"),),
+                forms={
+                    "manifestacao": {
+                        "title": "Manifestação",
+                        "type": "object",
+                        "properties": {
+                            "codigo": {"title": "Qual o código?", "type": "string", "format": "par"}
+                        },
+                        "required": ["codigo"],
+                    }
+                },
+                protocol_prefix="OUV",
+                order=1,
+            )
+        )
+
+    @hookimpl
+    def register_format_checkers(self, register: Callable[[str, Callable[[Any], bool]], None]):
+        register("par", lambda value: not isinstance(value, str) or len(value) % 2 == 0)
+
+
+def test_hook_register_format_checkers(with_plugin: Callable[[object], Engine]) -> None:
+    chat = Chat(with_plugin(TinyForms()))
+    assert "Qual o código?" in chat.script(MARIA, "1", "1")
+    assert "não está no formato esperado" in chat.send("abc")
+    assert "Confira suas respostas" in chat.send("abcd")
+
+
+def test_hook_protocol_number(with_plugin: Callable[[object], Engine]) -> None:
+    class Numbers:
+        @hookimpl
+        def protocol_number(self, department: Department, year: int, sequence: int) -> str:
+            return f"{year}/{department.prefix}/{sequence}"
+
+    with_plugin(TinyForms())
+    chat = Chat(with_plugin(Numbers()))
+    chat.script(MARIA, "1", "1", "ab")
+    assert "Seu protocolo é " in chat.send("1")
+    assert re.search(r"\d{4}/OUV/1\b", chat.last.replies[0].text)
+
+
+def test_hook_form_submitted(with_plugin: Callable[[object], Engine]) -> None:
+    received: list[tuple[str, dict[str, Any], str]] = []
+
+    class Notify:
+        @hookimpl
+        def form_submitted(self, form: str, data: dict[str, Any], protocol: str) -> str:
+            received.append((form, dict(data), protocol))
+            return "A ouvidoria responde em até 30 dias."
+
+    with_plugin(TinyForms())
+    chat = Chat(with_plugin(Notify()))
+    answer = chat.script(MARIA, "1", "1", "ab", "1")
+    year = utcnow().year
+    assert received == [("manifestacao", {"codigo": "ab"}, f"OUV-{year}-000001")]
+    assert "A ouvidoria responde em até 30 dias." in answer
+    assert chat.state == State.OFFERING
