@@ -770,6 +770,17 @@ def _match_option(options: tuple[tuple[Any, str], ...], folded: str) -> tuple[An
     for option in options:
         if not isinstance(option[0], bool) and folded == fold(str(option[0])):
             return option
+    if len(folded) < 3:
+        return None
+    # Part of a label ("2a via do cam"), or a sentence holding a whole label ("quero a
+    # troca do produto"): accepted only when exactly one option fits.
+    for fits in (
+        lambda label: contains_keyword(label, folded),
+        lambda label: contains_keyword(folded, label),
+    ):
+        found = [option for option in options if fits(fold(option[1]))]
+        if len(found) == 1:
+            return found[0]
     return None
 
 

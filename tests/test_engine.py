@@ -149,7 +149,7 @@ def test_pinned_department_skips_the_menu(engine: Engine) -> None:
     answer = chat.send(MARIA)
     assert chat.state == State.DEPARTMENT and chat.last.department == "jsm"
     assert "Junta do Serviço Militar" in answer
-    chat.script("1", "sim")
+    chat.script("2", "sim")
     assert chat.last.department == "jsm"  # "more help" goes back to the pinned one
 
 

@@ -793,3 +793,41 @@ def test_generated_data_typed_by_a_citizen_is_submitted(data: st.DataObject) -> 
         if form.visible(n, done.data)
     }
     assert done.data == expected
+
+
+PEDIDO = {
+    "title": "Pedido",
+    "type": "object",
+    "properties": {
+        "pedido": {
+            "title": "O que você pede?",
+            "oneOf": [
+                {"const": "cam", "title": "Segunda via do Certificado de Alistamento (CAM)"},
+                {"const": "cdi", "title": "Certificado de dispensa (CDI)"},
+                {"const": "troca", "title": "Troca do produto"},
+            ],
+        }
+    },
+    "required": ["pedido"],
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "chosen"),
+    [
+        ("segunda via", "cam"),
+        ("quero a troca do produto, por favor", "troca"),
+        ("dispensa", "cdi"),
+    ],
+)
+def test_choice_by_part_of_a_label_or_a_sentence_with_it(answer: str, chosen: str) -> None:
+    form = runner(PEDIDO)
+    step = say(form, form.start(), answer)
+    assert step.progress["answers"] == {"pedido": chosen}
+
+
+@pytest.mark.parametrize("answer", ["certificado", "do", "quero"])
+def test_ambiguous_or_tiny_part_of_a_label_is_refused(answer: str) -> None:
+    form = runner(PEDIDO)
+    step = say(form, form.start(), answer)
+    assert step.progress["failures"] == 1 and "Não encontrei essa opção" in step.replies[0].text
