@@ -63,3 +63,16 @@ def hook_signatures() -> dict[str, str]:
 def test_every_hook_is_in_the_reference(signature: str) -> None:
     reference = (ROOT / "docs" / "plugin_hooks.md").read_text(encoding="utf-8")
     assert f"## {signature}" in reference
+
+
+def test_hook_reference_is_generated_from_the_code() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "generate_hooks", ROOT / "docs" / "generate_hooks.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = (ROOT / "docs" / "plugin_hooks.md").read_text(encoding="utf-8")
+    assert committed == module.render(), "run: python docs/generate_hooks.py"
