@@ -13,7 +13,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from civic import __version__, cli_admin, instance
+from civic import __version__, cli_admin, cli_report, instance
 from civic.cli_admin import ConfigOption
 from civic.cli_common import DatabaseUrl, fail, open_storage
 from civic.config import ConfigError, load_config
@@ -223,6 +223,7 @@ def plugins(
 
 
 cli_admin.register(app)
+cli_report.register(app)
 
 
 # -- entry point --------------------------------------------------------------------

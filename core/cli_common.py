@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, NoReturn
 
+import sqlalchemy as sa
 import typer
 
 from civic import instance
@@ -36,4 +38,27 @@ def open_storage(url: str | None) -> Storage:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot create the civic data folder: {exc}")
+    return storage
+
+
+def open_existing_storage(url: str | None) -> Storage:
+    """Open an existing civic database for reading, or exit with a clear error."""
+    if url is None:
+        url = instance.default_database_url()
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        fail(f"--database-url {url!r} is not a database URL")
+    name = parsed.database
+    is_file = parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:")
+    if is_file and not Path(str(name)).is_file():  # connecting would create an empty file
+        fail(f"no civic database at {name}")
+    try:
+        storage = Storage(url)
+        version = storage.schema_version()
+    except StorageError as exc:
+        fail(str(exc))
+    if version == 0:
+        storage.close()
+        fail(f"{storage!r} holds no civic data (is --database-url right?)")
     return storage

@@ -391,6 +391,9 @@ class Turn:
         if pinned and self.engine.registry.get(pinned):
             self.enter_department(pinned)
             return
+        if len(self.engine.registry) == 1:  # a menu of one is no choice
+            self.enter_department(self.engine.registry.slugs[0])
+            return
         if not len(self.engine.registry):
             self.say(self.texts("no_departments"))
             self.to_human("")
@@ -409,6 +412,9 @@ class Turn:
         return slug if self.engine.registry.get(slug) else None
 
     def choose(self, text: str) -> None:
+        if fold(text) in NO_WORDS - {"2"}:  # "nada", "não": nothing more to ask
+            self.to_rating()
+            return
         slug = self.route(text)
         if slug is None:
             self.say(self.texts("menu_not_understood"), self.menu_choices())

@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "survey": "civic.default_plugins.survey",
     "protocols": "civic.default_plugins.protocols",
     "formats": "civic.default_plugins.formats",
+    "scoring": "civic.default_plugins.scoring",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -226,7 +227,9 @@ class Transaction:
 
     def conversation(self, conversation_id: int) -> RowMapping | None:
         return (
-            self.conn.execute(sa.select(conversation_t).where(conversation_t.c.id == conversation_id))
+            self.conn.execute(
+                sa.select(conversation_t).where(conversation_t.c.id == conversation_id)
+            )
             .mappings()
             .first()
         )
@@ -455,9 +458,10 @@ BOT_AGENT = "(bot)"
 DURATION_ENDS = {"first_response": "first_response_at", "closed": "closed_at"}
 
 
-def _report_key(dialect: str, by: str) -> sa.ColumnElement[Any]:
-    """The group key of one conversation (a string) for the grouping ``by``."""
-    opened = _utc_wall_clock(dialect, conversation_t.c.opened_at)
+def _report_key(dialect: str, by: str, timezone: str = "UTC") -> sa.ColumnElement[Any]:
+    """The group key of one conversation (a string) for the grouping ``by``; days, weeks
+    and months are the city's, in ``timezone``."""
+    opened = _local_wall_clock(dialect, conversation_t.c.opened_at, timezone)
     if by == "department":
         return sa.func.coalesce(conversation_t.c.department, NO_DEPARTMENT)
     if by == "agent":
@@ -479,24 +483,40 @@ def _report_key(dialect: str, by: str) -> sa.ColumnElement[Any]:
     raise ValueError(f"unknown grouping {by!r}; expected one of {', '.join(REPORT_GROUPINGS)}")
 
 
-def _utc_wall_clock(dialect: str, column: Any) -> Any:
-    """The column as a UTC wall-clock timestamp (``timestamptz`` would follow the session's
-    time zone in ``to_char`` and ``date_trunc``)."""
+def _local_wall_clock(dialect: str, column: Any, timezone: str) -> Any:
+    """The column as a wall-clock timestamp in ``timezone``.
+
+    PostgreSQL converts each value with the zone's rules. SQLite has no time zones, so
+    the zone's current UTC offset is applied to every value: exact for zones without
+    daylight saving time (Brazil has none since 2019), approximate for others.
+    """
     if dialect == "sqlite":
-        return column
+        if timezone == "UTC":
+            return column
+        offset = dt.datetime.now(zoneinfo.ZoneInfo(timezone)).utcoffset() or dt.timedelta()
+        return sa.func.datetime(column, f"{int(offset.total_seconds() // 60):+d} minutes")
     impl = getattr(column.type, "impl", column.type)
-    return sa.func.timezone("UTC", column) if getattr(impl, "timezone", False) else column
+    return sa.func.timezone(timezone, column) if getattr(impl, "timezone", False) else column
+
+
+def _day_start(day: dt.date, timezone: str) -> dt.datetime:
+    """The first instant of ``day`` in ``timezone``."""
+    return dt.datetime.combine(day, dt.time(), zoneinfo.ZoneInfo(timezone))
 
 
 def _report_where(
-    since: dt.date | None, until: dt.date | None, department: str | None
+    since: dt.date | None,
+    until: dt.date | None,
+    department: str | None,
+    timezone: str = "UTC",
 ) -> list[sa.ColumnElement[bool]]:
-    """Filters on the conversation: opened between the dates (inclusive), department."""
+    """Filters on the conversation: opened between the dates (inclusive, days in
+    ``timezone``), department."""
     where: list[sa.ColumnElement[bool]] = []
     if since is not None:
-        where.append(conversation_t.c.opened_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
+        where.append(conversation_t.c.opened_at >= _day_start(since, timezone))
     if until is not None:
-        end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC)
+        end = _day_start(until + dt.timedelta(days=1), timezone)
         where.append(conversation_t.c.opened_at < end)
     if department is not None:
         where.append(conversation_t.c.department == department)
@@ -511,12 +531,21 @@ def _report_select(
     since: dt.date | None,
     until: dt.date | None,
     department: str | None,
+    timezone: str = "UTC",
+    with_rating: bool = False,
 ) -> sa.Select[Any]:
-    """SELECT keys..., columns... FROM conversation LEFT JOIN rating, filtered and grouped."""
-    keys = [_report_key(dialect, name).label(f"key{i}") for i, name in enumerate(by)]
-    joined = conversation_t.outerjoin(rating_t, rating_t.c.conversation_id == conversation_t.c.id)
-    query = sa.select(*keys, *columns).select_from(joined)
-    query = query.where(*_report_where(since, until, department))
+    """SELECT keys..., columns... FROM conversation [LEFT JOIN rating], filtered and grouped.
+
+    The rating is joined only when ``with_rating`` or grouping by agent needs it.
+    """
+    keys = [_report_key(dialect, name, timezone).label(f"key{i}") for i, name in enumerate(by)]
+    source: Any = conversation_t
+    if with_rating or "agent" in by:
+        source = conversation_t.outerjoin(
+            rating_t, rating_t.c.conversation_id == conversation_t.c.id
+        )
+    query = sa.select(*keys, *columns).select_from(source)
+    query = query.where(*_report_where(since, until, department, timezone))
     return query.group_by(*keys) if keys else query
 
 
@@ -527,6 +556,7 @@ def report_conversation_counts(
     since: dt.date | None = None,
     until: dt.date | None = None,
     department: str | None = None,
+    timezone: str = "UTC",
 ) -> list[tuple[Any, ...]]:
     """``(keys..., conversations, contacts)`` per group; contacts are distinct citizens."""
     query = _report_select(
@@ -536,6 +566,7 @@ def report_conversation_counts(
         since=since,
         until=until,
         department=department,
+        timezone=timezone,
     )
     return [tuple(row) for row in tx.conn.execute(query)]
 
@@ -547,6 +578,7 @@ def report_score_counts(
     since: dt.date | None = None,
     until: dt.date | None = None,
     department: str | None = None,
+    timezone: str = "UTC",
 ) -> list[tuple[Any, ...]]:
     """``(keys..., scale_min, scale_max, score, count)`` for every score given."""
     scale = [rating_t.c.scale_min, rating_t.c.scale_max, rating_t.c.score]
@@ -557,6 +589,8 @@ def report_score_counts(
         since=since,
         until=until,
         department=department,
+        timezone=timezone,
+        with_rating=True,
     )
     query = query.where(rating_t.c.score.is_not(None)).group_by(*scale)
     return [tuple(row) for row in tx.conn.execute(query)]
@@ -569,6 +603,7 @@ def report_submission_counts(
     since: dt.date | None = None,
     until: dt.date | None = None,
     department: str | None = None,
+    timezone: str = "UTC",
 ) -> list[tuple[Any, ...]]:
     """``(keys..., submissions)``: forms submitted in the conversations of each group."""
     query = _report_select(
@@ -578,6 +613,7 @@ def report_submission_counts(
         since=since,
         until=until,
         department=department,
+        timezone=timezone,
     )
     query = query.join(submission_t, submission_t.c.conversation_id == conversation_t.c.id)
     return [tuple(row) for row in tx.conn.execute(query)]
@@ -597,6 +633,7 @@ def report_median_seconds(
     since: dt.date | None = None,
     until: dt.date | None = None,
     department: str | None = None,
+    timezone: str = "UTC",
 ) -> list[tuple[Any, ...]]:
     """``(keys..., median)``: the median seconds from opening to ``end`` per group.
 
@@ -607,12 +644,21 @@ def report_median_seconds(
     dialect = tx.conn.dialect.name
     end_column = conversation_t.c[DURATION_ENDS[end]]
     seconds = _seconds_between(dialect, conversation_t.c.opened_at, end_column)
-    filters = dict(since=since, until=until, department=department)
+    filters = dict(since=since, until=until, department=department, timezone=timezone)
     if dialect != "sqlite":
         median = sa.func.percentile_cont(0.5).within_group(seconds)
         query = _report_select(dialect, by, [median], **filters).where(end_column.is_not(None))
         return [(*row[:-1], _float(row[-1])) for row in tx.conn.execute(query)]
-    keys = [_report_key(dialect, name) for name in by]
+    if not by:  # one group: count, then read the middle one or two rows in order
+        base = _report_select(dialect, (), [seconds.label("seconds")], **filters)
+        base = base.where(end_column.is_not(None))
+        size = tx.conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar()
+        if not size:
+            return [(None,)]
+        middle_rows = base.order_by(seconds).limit(2 - size % 2).offset((size - 1) // 2)
+        values = [float(value) for value in tx.conn.execute(middle_rows).scalars()]
+        return [(sum(values) / len(values),)]
+    keys = [_report_key(dialect, name, timezone) for name in by]
     ranked = (
         _report_select(
             dialect,
@@ -663,6 +709,7 @@ def export_conversation_rows(
     *,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    timezone: str = "UTC",
     batch: int = 1000,
 ) -> Iterator[RowMapping]:
     """Stream one row per conversation, oldest first, ``batch`` rows at a time.
@@ -695,7 +742,7 @@ def export_conversation_rows(
         .select_from(
             conversation_t.outerjoin(rating_t, rating_t.c.conversation_id == conversation_t.c.id)
         )
-        .where(*_report_where(since, until, None))
+        .where(*_report_where(since, until, None, timezone))
         .order_by(conversation_t.c.opened_at, conversation_t.c.id)
     )
     result = tx.conn.execution_options(yield_per=batch).execute(query)

@@ -169,5 +169,7 @@ def test_only_procon_enabled(storage: Storage, monkeypatch: pytest.MonkeyPatch) 
     engine = Engine(storage, secret=SECRET, config=parse_config({"enabled": ["procon"]}))
     chat = Chat(engine)
     answer = chat.send(MARIA)
-    assert "1. PROCON" in answer and "CAC" not in answer
+    # With one department there is no menu: the citizen is in PROCON straight away.
+    assert "Você está no PROCON" in answer and "CAC" not in answer
+    assert chat.state == State.DEPARTMENT
     assert "nome da loja" in chat.send("quero fazer uma reclamação de uma loja")

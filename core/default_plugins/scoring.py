@@ -1,0 +1,162 @@
+"""The built-in report indicators: contacts, response rate, mean score, NPS, CSAT, medians.
+
+Definitions (every percentage is 0–100, rounded half away from zero):
+
+- ``score_percent`` is the mean of ``score / scale_max`` × 100, which is the mean score
+  as a percentage of the scale's maximum (9.83 on 0–10 is 98.3) and stays meaningful
+  if the scale changed within the period.
+- ``nps`` counts 0–10 ratings only: % promoters (9–10) minus % detractors (0–6).
+- ``csat_percent`` is the % of ratings on the top two points of their scale (9–10 on
+  0–10, 4–5 on 1–5).
+- ``distribution`` counts each score from the lowest scale minimum to the highest scale
+  maximum seen in the report, the same keys for every group.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from fractions import Fraction
+
+from civic import hookimpl
+from civic.report import Aggregate, ReportIndicator, ReportQuery, ScoreCounts
+
+
+def rounded(value: Fraction | None, places: int) -> float | None:
+    """``value`` rounded half away from zero to ``places`` decimals (exact arithmetic)."""
+    if value is None:
+        return None
+    scale = 10**places
+    magnitude = math.floor(abs(value) * scale + Fraction(1, 2))
+    return math.copysign(magnitude / scale, value) if magnitude else 0.0
+
+
+def mean_score(counts: ScoreCounts) -> float | None:
+    """The mean score, two decimals."""
+    return rounded(Fraction(counts.score_sum, counts.rated) if counts.rated else None, 2)
+
+
+def score_percent(counts: ScoreCounts) -> float | None:
+    """The mean of ``score / scale_max`` × 100, one decimal."""
+    if not counts.rated:
+        return None
+    total = sum(
+        Fraction(score * n, scale_max) for (_, scale_max, score), n in counts.counts.items()
+    )
+    return rounded(total * 100 / counts.rated, 1)
+
+
+def nps(counts: ScoreCounts) -> float | None:
+    """% promoters (9–10) minus % detractors (0–6) of the 0–10 ratings, one decimal."""
+    ten = {score: n for (low, high, score), n in counts.counts.items() if (low, high) == (0, 10)}
+    rated = sum(ten.values())
+    if not rated:
+        return None
+    promoters = sum(n for score, n in ten.items() if score >= 9)
+    detractors = sum(n for score, n in ten.items() if score <= 6)
+    return rounded(Fraction(100 * (promoters - detractors), rated), 1)
+
+
+def csat_percent(counts: ScoreCounts) -> float | None:
+    """% of ratings on the top two points of their scale, one decimal."""
+    if not counts.rated:
+        return None
+    satisfied = sum(n for (_, high, score), n in counts.counts.items() if score >= high - 1)
+    return rounded(Fraction(100 * satisfied, counts.rated), 1)
+
+
+def distribution(scores: Aggregate[ScoreCounts]) -> Aggregate[dict[str, int]]:
+    """Ratings per score, with the same keys (the report's whole range) in every group."""
+    keys = scores.total.counts.keys()
+    low = min((key[0] for key in keys), default=0)
+    high = max((key[1] for key in keys), default=-1)
+
+    def count(counts: ScoreCounts) -> dict[str, int]:
+        found = {score: 0 for score in range(low, high + 1)}
+        for (_, _, score), n in counts.counts.items():
+            found[score] = found.get(score, 0) + n
+        return {str(score): n for score, n in sorted(found.items())}
+
+    return scores.map(count)
+
+
+def response_rate(query: ReportQuery) -> Aggregate[float | None]:
+    """Rated conversations as a percentage of conversations, one decimal."""
+    rated = query.score_counts()
+    conversations = query.conversations()
+
+    def rate(key: str | None) -> float | None:
+        n = conversations.total if key is None else conversations.groups[key]
+        r = rated.total if key is None else rated.groups[key]
+        return rounded(Fraction(100 * r.rated, n), 1) if n else None
+
+    return Aggregate(rate(None), {key: rate(key) for key in query.group_keys})
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+@hookimpl
+def register_report_indicators(register: Callable[[ReportIndicator], None]) -> None:
+    """Register the built-in indicators of every report."""
+    indicators = [
+        ("contacts", "Contatos", lambda q: q.contacts(), "Cidadãos identificados distintos."),
+        ("conversations", "Atendimentos", lambda q: q.conversations(), "Conversas abertas."),
+        (
+            "rated",
+            "Avaliações",
+            lambda q: q.score_counts().map(lambda c: c.rated),
+            "Atendimentos que receberam uma nota.",
+        ),
+        (
+            "response_rate_percent",
+            "Taxa de resposta (%)",
+            response_rate,
+            "Avaliações ÷ atendimentos, em percentual.",
+        ),
+        (
+            "mean_score",
+            "Nota média",
+            lambda q: q.score_counts().map(mean_score),
+            "Média das notas, com duas casas decimais.",
+        ),
+        (
+            "score_percent",
+            "Satisfação (%)",
+            lambda q: q.score_counts().map(score_percent),
+            "Nota média em percentual da nota máxima da escala.",
+        ),
+        (
+            "nps",
+            "NPS",
+            lambda q: q.score_counts().map(nps),
+            "% de promotores (9–10) menos % de detratores (0–6), notas de 0 a 10.",
+        ),
+        (
+            "csat_percent",
+            "CSAT (%)",
+            lambda q: q.score_counts().map(csat_percent),
+            "% de notas nos dois pontos mais altos da escala.",
+        ),
+        (
+            "distribution",
+            "Distribuição das notas",
+            lambda q: distribution(q.score_counts()),
+            "Quantidade de avaliações por nota.",
+        ),
+        (
+            "median_first_response_seconds",
+            "Mediana da primeira resposta (s)",
+            lambda q: q.median_seconds("first_response").map(_seconds),
+            "Segundos entre a abertura e a primeira resposta.",
+        ),
+        (
+            "median_resolution_seconds",
+            "Mediana do tempo de atendimento (s)",
+            lambda q: q.median_seconds("closed").map(_seconds),
+            "Segundos entre a abertura e o encerramento.",
+        ),
+    ]
+    for name, label, compute, description in indicators:
+        register(ReportIndicator(name, label, compute, description))

@@ -1,0 +1,439 @@
+"""Satisfaction reports: the values a report is made of, and how one is built.
+
+A report covers the conversations *opened* between two dates (inclusive, in UTC, as
+stored), optionally of one department, and may split them into groups (per department,
+day, week, month or agent). Every figure is an *indicator* registered by a plugin through
+the ``register_report_indicators`` hook; the built-in ones come from
+:mod:`civic.default_plugins.scoring`. Indicators are computed from a :class:`ReportQuery`,
+a read-only set of aggregates that the database computes, so a report costs a handful of
+queries whatever the number of ratings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+import pluggy
+
+from civic import storage as db
+from civic.storage import Storage, Transaction
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+HOOK = "register_report_indicators"
+GROUPINGS = db.REPORT_GROUPINGS
+NO_DEPARTMENT = db.NO_DEPARTMENT
+BOT_AGENT = db.BOT_AGENT
+
+
+# -- what plugins compute with ------------------------------------------------------
+
+
+@attrs.frozen
+class Aggregate(Generic[T]):
+    """One figure for the whole report (``total``) and one per group key (``groups``)."""
+
+    total: T
+    groups: Mapping[str, T] = attrs.field(factory=dict)
+
+    def map(self, function: Callable[[T], U]) -> Aggregate[U]:
+        """The same figure transformed by ``function``, for the total and each group."""
+        return Aggregate(function(self.total), {k: function(v) for k, v in self.groups.items()})
+
+
+@attrs.frozen
+class ScoreCounts:
+    """How many ratings gave each score: ``counts[(scale_min, scale_max, score)]``.
+
+    Declined ratings (``score`` NULL) are not counted. Keeping the scale with each score
+    lets indicators stay correct when a city changed its scale within the period.
+    """
+
+    counts: Mapping[tuple[int, int, int], int] = attrs.field(factory=dict)
+
+    @property
+    def rated(self) -> int:
+        """The number of scores given."""
+        return sum(self.counts.values())
+
+    @property
+    def score_sum(self) -> int:
+        """The sum of the scores given (mixing scales if the scale changed)."""
+        return sum(score * n for (_, _, score), n in self.counts.items())
+
+    def mean(self) -> float | None:
+        """The unrounded mean score, or ``None`` when nobody rated."""
+        return self.score_sum / self.rated if self.rated else None
+
+    def __add__(self, other: ScoreCounts) -> ScoreCounts:
+        merged = dict(self.counts)
+        for key, n in other.counts.items():
+            merged[key] = merged.get(key, 0) + n
+        return ScoreCounts(merged)
+
+
+@attrs.frozen
+class ReportScope:
+    """Which conversations a report covers and how it splits them.
+
+    :param since: first day (inclusive) of ``conversation.opened_at``.
+    :param until: last day (inclusive).
+    :param department: only this department's conversations.
+    :param by: one of :data:`GROUPINGS`, or ``None`` for totals only.
+    :param timezone: the city's time zone: dates and days are its local ones.
+    """
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    department: str | None = None
+    by: str | None = attrs.field(default=None)
+    timezone: str = "UTC"
+
+    @by.validator
+    def _check_by(self, _attribute: Any, value: str | None) -> None:
+        if value is not None and value not in GROUPINGS:
+            raise ValueError(f"unknown grouping {value!r}; expected one of {', '.join(GROUPINGS)}")
+
+    def __attrs_post_init__(self) -> None:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"since ({self.since}) is after until ({self.until})")
+
+    def filters(self) -> dict[str, Any]:
+        """The keyword filters of the :mod:`civic.storage` report functions."""
+        return {
+            "since": self.since,
+            "until": self.until,
+            "department": self.department,
+            "timezone": self.timezone,
+        }
+
+
+class ReportQuery:
+    """The read-only aggregates a report indicator is computed from.
+
+    Plugins receive one in ``ReportIndicator.compute``; they never see the database.
+    Every method returns an :class:`Aggregate` over :attr:`group_keys`, is computed by
+    the database, and is cached, so several indicators may ask for the same figures.
+    """
+
+    def __init__(self, tx: Transaction, scope: ReportScope) -> None:
+        self._tx = tx
+        self.scope = scope
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def _by(self) -> tuple[str, ...]:
+        return (self.scope.by,) if self.scope.by else ()
+
+    def _cached(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def _counts(self) -> tuple[Aggregate[int], Aggregate[int]]:
+        def compute() -> tuple[Aggregate[int], Aggregate[int]]:
+            filters = self.scope.filters()
+            ((conversations, contacts),) = db.report_conversation_counts(self._tx, **filters)
+            grouped = (
+                db.report_conversation_counts(self._tx, by=self._by(), **filters)
+                if self.scope.by
+                else []
+            )
+            return (
+                Aggregate(conversations, {str(k): n for k, n, _ in grouped}),
+                Aggregate(contacts, {str(k): n for k, _, n in grouped}),
+            )
+
+        return self._cached(("counts",), compute)
+
+    @property
+    def group_keys(self) -> tuple[str, ...]:
+        """The groups of the report, sorted (dates sort chronologically); ``()`` if none."""
+        return tuple(sorted(self.conversations().groups))
+
+    def conversations(self) -> Aggregate[int]:
+        """The number of conversations opened."""
+        return self._counts()[0]
+
+    def contacts(self) -> Aggregate[int]:
+        """The number of distinct identified citizens (a citizen counts once per group)."""
+        return self._counts()[1]
+
+    def score_counts(self) -> Aggregate[ScoreCounts]:
+        """The scores given, per scale and score (see :class:`ScoreCounts`)."""
+
+        def compute() -> Aggregate[ScoreCounts]:
+            rows = db.report_score_counts(self._tx, by=self._by(), **self.scope.filters())
+            groups: dict[str, dict[tuple[int, int, int], int]] = {}
+            for *keys, scale_min, scale_max, score, n in rows:
+                group = str(keys[0]) if keys else ""
+                groups.setdefault(group, {})[(scale_min, scale_max, score)] = n
+            counts = {key: ScoreCounts(c) for key, c in groups.items()}
+            total = sum(counts.values(), ScoreCounts())
+            by_group = {key: counts.get(key, ScoreCounts()) for key in self.group_keys}
+            return Aggregate(total, by_group if self.scope.by else {})
+
+        return self._cached(("scores",), compute)
+
+    def submissions(self) -> Aggregate[int]:
+        """The number of forms submitted in the conversations."""
+
+        def compute() -> Aggregate[int]:
+            rows = db.report_submission_counts(self._tx, by=self._by(), **self.scope.filters())
+            groups = {str(row[0]): int(row[-1]) for row in rows} if self.scope.by else {}
+            total = sum(int(row[-1]) for row in rows)
+            return Aggregate(total, {key: groups.get(key, 0) for key in self.group_keys})
+
+        return self._cached(("submissions",), compute)
+
+    def median_seconds(self, end: str) -> Aggregate[float | None]:
+        """The median seconds from opening to ``end`` (``"first_response"``/``"closed"``).
+
+        Conversations that have not reached ``end`` are left out; ``None`` when none has.
+        """
+        if end not in db.DURATION_ENDS:
+            raise ValueError(f"unknown end {end!r}; expected one of {', '.join(db.DURATION_ENDS)}")
+
+        def compute() -> Aggregate[float | None]:
+            filters = self.scope.filters()
+            ((total,),) = db.report_median_seconds(self._tx, end, **filters) or [(None,)]
+            groups: dict[str, float | None] = {}
+            if self.scope.by:
+                rows = db.report_median_seconds(self._tx, end, by=self._by(), **filters)
+                found = {str(key): value for key, value in rows}
+                groups = {key: found.get(key) for key in self.group_keys}
+            return Aggregate(total, groups)
+
+        return self._cached(("median", end), compute)
+
+
+# -- indicator definitions ----------------------------------------------------------
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@attrs.frozen
+class ReportIndicator:
+    """A named figure a plugin adds to every report.
+
+    :param name: a ``snake_case`` identifier, unique across plugins (the JSON key).
+    :param label: the Portuguese label shown on the published page.
+    :param compute: called once per report with the :class:`ReportQuery`; returns an
+        :class:`Aggregate` of JSON-compatible values (numbers, strings, ``None``, or a
+        mapping of them) for the total and for every group key.
+    :param description: one sentence saying what the figure means.
+    """
+
+    name: str = attrs.field()
+    label: str
+    compute: Callable[[ReportQuery], Aggregate[Any]] = attrs.field(repr=False)
+    description: str = ""
+
+    @name.validator
+    def _check_name(self, _attribute: Any, value: str) -> None:
+        if not _NAME.match(value):
+            raise ValueError(f"indicator name {value!r} is not snake_case")
+
+
+def collect_indicators(manager: pluggy.PluginManager) -> list[tuple[str, ReportIndicator]]:
+    """Every indicator plugins register, with the registering plugin's name.
+
+    A name registered twice keeps the first registration (default plugins register
+    first); the clash is logged with both plugins' names.
+    """
+    hook = getattr(manager.hook, HOOK)
+    implementers = {impl.plugin_name for impl in hook.get_hookimpls()}
+    everyone = manager.list_name_plugin()  # registration order: defaults first
+    found: dict[str, tuple[str, ReportIndicator]] = {}
+    for plugin_name, plugin in everyone:
+        if plugin_name not in implementers:
+            continue
+        pending: list[ReportIndicator] = []
+
+        def register(indicator: ReportIndicator, pending: list[ReportIndicator] = pending) -> None:
+            if not isinstance(indicator, ReportIndicator):
+                raise TypeError(f"register() expects a ReportIndicator, got {indicator!r}")
+            pending.append(indicator)
+
+        own = manager.subset_hook_caller(
+            HOOK, remove_plugins=[other for _, other in everyone if other is not plugin]
+        )
+        try:
+            own(register=register)
+        except Exception as exc:  # a plugin that fails half-way contributes nothing
+            log.error("plugin %s raised in hook %s: %r", plugin_name, HOOK, exc, exc_info=exc)
+            continue
+        for indicator in pending:
+            if indicator.name in found:
+                log.error(
+                    "indicator %r of plugin %s is already registered by plugin %s; ignored",
+                    indicator.name,
+                    plugin_name,
+                    found[indicator.name][0],
+                )
+                continue
+            found[indicator.name] = (plugin_name, indicator)
+    return list(found.values())
+
+
+# -- the report ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class Indicators:
+    """The figures of one group (or of the whole report).
+
+    The built-in fields are ``None`` when the plugin computing them is blocked; figures of
+    other plugins are in ``extra``, by indicator name. Percentages are 0–100.
+    """
+
+    contacts: int | None = None
+    conversations: int | None = None
+    rated: int | None = None
+    response_rate_percent: float | None = None
+    mean_score: float | None = None
+    score_percent: float | None = None
+    nps: float | None = None
+    csat_percent: float | None = None
+    distribution: Mapping[str, int] | None = None
+    median_first_response_seconds: float | None = None
+    median_resolution_seconds: float | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Indicators:
+        """Built from ``{indicator name: value}``; unknown names go to ``extra``."""
+        builtin = BUILTIN_INDICATORS
+        return cls(
+            **{name: value for name, value in values.items() if name in builtin},
+            extra={name: value for name, value in values.items() if name not in builtin},
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, as in the JSON output."""
+        return attrs.asdict(self, recurse=False) | {
+            "distribution": dict(self.distribution) if self.distribution is not None else None,
+            "extra": dict(self.extra),
+        }
+
+
+BUILTIN_INDICATORS = tuple(f.name for f in attrs.fields(Indicators) if f.name != "extra")
+
+
+@attrs.frozen
+class Group:
+    """One group of a report: its key (``procon``, ``2021-03-16``, ``(bot)``...)."""
+
+    key: str
+    indicators: Indicators
+
+
+@attrs.frozen
+class Report:
+    """A computed report: the scope, the totals, the groups and the indicators' labels."""
+
+    scope: ReportScope
+    generated_at: dt.datetime
+    total: Indicators
+    groups: tuple[Group, ...] = ()
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+    descriptions: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def build_report(
+    storage: Storage,
+    scope: ReportScope,
+    *,
+    manager: pluggy.PluginManager | None = None,
+    now: dt.datetime | None = None,
+) -> Report:
+    """Compute every registered indicator over ``scope``, in one read transaction.
+
+    An indicator whose ``compute`` raises or returns something other than an
+    :class:`Aggregate` is logged with its plugin's name and left out.
+    """
+    if manager is None:
+        from civic.plugins import load_plugins
+
+        manager = load_plugins()
+    indicators = collect_indicators(manager)
+    results: dict[str, Aggregate[Any]] = {}
+    with storage.reading() as tx:
+        query = ReportQuery(tx, scope)
+        keys = query.group_keys
+        for plugin, indicator in indicators:
+            try:
+                result = indicator.compute(query)
+                if not isinstance(result, Aggregate):
+                    raise TypeError(f"compute() returned {type(result).__name__}, not Aggregate")
+            except Exception as exc:
+                name = indicator.name
+                log.error("indicator %r of plugin %s failed: %r", name, plugin, exc, exc_info=exc)
+                continue
+            results[indicator.name] = result
+    total = Indicators.from_values({name: agg.total for name, agg in results.items()})
+    groups = tuple(
+        Group(key, Indicators.from_values({n: a.groups.get(key) for n, a in results.items()}))
+        for key in keys
+    )
+    return Report(
+        scope=scope,
+        generated_at=now or db.utcnow(),
+        total=total,
+        groups=groups,
+        labels={i.name: i.label for _, i in indicators if i.name in results},
+        descriptions={i.name: i.description for _, i in indicators if i.name in results},
+    )
+
+
+# -- time series for the published page ---------------------------------------------
+
+
+@attrs.frozen
+class Timeline:
+    """Figures over time for the charts of the HTML page.
+
+    :param period: ``day``, ``week`` or ``month`` (chosen from the span of the report).
+    :param contacts: distinct citizens per period.
+    :param mean_by_department: the mean score per department, per period.
+    """
+
+    period: str
+    contacts: Mapping[str, int]
+    mean_by_department: Mapping[str, Mapping[str, float]]
+
+
+def build_timeline(storage: Storage, scope: ReportScope, *, period: str | None = None) -> Timeline:
+    """The figures per period of ``scope`` (grouping ignored): days up to 62 days, weeks
+    up to about a year, months beyond."""
+    filters = scope.filters()
+    with storage.reading() as tx:
+        if period is None:
+            first, last = db.report_opened_range(tx, department=scope.department)
+            start = scope.since or (first.date() if first else None)
+            end = scope.until or (last.date() if last else None)
+            span = (end - start).days if start and end else 0
+            period = "day" if span <= 62 else "week" if span <= 380 else "month"
+        counts = db.report_conversation_counts(tx, by=(period,), **filters)
+        scores = db.report_score_counts(tx, by=("department", period), **filters)
+    by_department: dict[str, dict[str, ScoreCounts]] = {}
+    for department, key, scale_min, scale_max, score, n in scores:
+        cells = by_department.setdefault(str(department), {})
+        cells[str(key)] = cells.get(str(key), ScoreCounts()) + ScoreCounts(
+            {(scale_min, scale_max, score): n}
+        )
+    return Timeline(
+        period=period,
+        contacts={str(key): contacts for key, _, contacts in sorted(counts)},
+        mean_by_department={
+            department: {key: c.mean() or 0.0 for key, c in sorted(cells.items())}
+            for department, cells in sorted(by_department.items())
+        },
+    )
