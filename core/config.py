@@ -185,6 +185,11 @@ def config_problems(raw: Mapping[str, Any], source: str = "civic.toml") -> list[
             zoneinfo.ZoneInfo(raw["timezone"])
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             problems.append(f"{source}: timezone: unknown time zone {raw['timezone']!r}")
+    questions = raw.get("survey", {}).get("questions")
+    if questions is not None:
+        from civic.forms import form_errors
+
+        problems += [f"{source}: survey.questions: {error}" for error in form_errors(questions)]
     for key, hours in _hours_sections(raw):
         problems += [f"{source}: {key}.{where}: {why}" for where, why in _interval_problems(hours)]
     return problems

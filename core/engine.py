@@ -109,6 +109,12 @@ class Engine:
             for department in self.registry
             for name, schema in department.forms.items()
         }
+        questions = self.config.survey.questions
+        self.survey_form = (
+            FormRunner("survey", questions, self.texts, checker, confirm=False)
+            if questions
+            else None
+        )
         self.identifies = bool(self.pm.hook.identify_citizen.get_hookimpls())
 
     # -- public API -----------------------------------------------------------------
@@ -628,6 +634,9 @@ class Turn:
             comment = None if folded in COMMENT_SKIP_WORDS else strip_invisible(text).strip()
             self.finish(progress.get("score"), comment[:4000] if comment else None)
             return
+        if progress["step"] == "questions":
+            self.survey_questions(progress, text)
+            return
         result = self.call(
             "score_rating",
             text=text,
@@ -637,8 +646,13 @@ class Turn:
         )
         if isinstance(result, int) and not isinstance(result, bool):
             if survey.scale_min <= result <= survey.scale_max:
-                progress.update(step="comment", score=result)
-                self.say(self.texts("comment_question"))
+                progress["score"] = result
+                if self.engine.survey_form is not None:
+                    progress["step"] = "questions"
+                    self.survey_step(progress, self.engine.survey_form.start())
+                else:
+                    progress["step"] = "comment"
+                    self.say(self.texts("comment_question"))
                 return
             result = None
         if result == "decline":
@@ -655,8 +669,30 @@ class Turn:
         )
         self.say(reason)
 
+    def survey_questions(self, progress: dict[str, Any], text: str) -> None:
+        """The city's extra survey questions (a form), between the score and the comment."""
+        runner = self.engine.survey_form
+        if runner is None:  # the city removed them mid-conversation
+            progress["step"] = "comment"
+            self.say(self.texts("comment_question"))
+            return
+        self.survey_step(progress, runner.step(progress.get("progress", {}), text))
+
+    def survey_step(self, progress: dict[str, Any], step: FormStep) -> None:
+        if step.status == "asking":
+            for reply in step.replies:
+                self.say(reply.text, reply.choices)
+            progress["progress"] = step.progress
+            return
+        # Submitted, or the citizen cancelled: keep what was answered and move on.
+        progress["answers"] = step.data or step.progress.get("answers", {})
+        progress.pop("progress", None)
+        progress["step"] = "comment"
+        self.say(self.texts("comment_question"))
+
     def finish(self, score: int | None, comment: str | None, *, declined: bool = False) -> None:
         survey = self.engine.config.survey
+        answers = self.context.get("survey", {}).get("answers", {})
         self.tx.add_rating(
             conversation_id=self.row["id"],
             department=self.department,
@@ -664,7 +700,7 @@ class Turn:
             scale_min=survey.scale_min,
             scale_max=survey.scale_max,
             comment=comment,
-            answers={"declined": declined},
+            answers={**answers, "declined": declined},
             now=self.now,
         )
         self.context.pop("survey", None)

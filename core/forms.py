@@ -321,6 +321,8 @@ class FormRunner:
     :param warnings: per field name, ``warn(value, answers)`` called after the field's
         answer is accepted; a returned sentence is shown with the next message, and the
         answer stays accepted ("warn, never block").
+    :param confirm: show the summary and ask for confirmation before submitting (a short
+        questionnaire, such as the closing survey, submits after its last answer).
     """
 
     def __init__(
@@ -332,12 +334,14 @@ class FormRunner:
         *,
         max_failures: int = 3,
         warnings: Mapping[str, FieldWarning] | None = None,
+        confirm: bool = True,
     ) -> None:
         self.name = name
         self.schema = schema
         self.texts = texts
         self.max_failures = max_failures
         self.warnings = dict(warnings or {})
+        self.confirm = confirm
         self.validator = jsonschema.Draft202012Validator(schema, format_checker=format_checker)
         self.fields: dict[str, Field] = {
             key: Field(
@@ -493,7 +497,7 @@ class FormRunner:
         state.failures = 0
         name = self._next_field(state)
         if name is None:
-            return self._summary(state, before)
+            return self._summary(state, before) if self.confirm else self._submit(state)
         return self._ask(state, self.fields[name], before)
 
     def _ask(self, state: _Progress, field: Field, before: list[str]) -> FormStep:

@@ -1,0 +1,75 @@
+"""The closing survey: offer more help, score, the city's extra questions, comment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from civic.config import load_config, parse_config
+from civic.engine import Engine
+from civic.states import State
+from civic.storage import Storage
+from tests.chat import MARIA, Chat
+from tests.conftest import SECRET
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "civic.toml"
+
+
+def test_gov_br_dimensions_are_asked_after_the_score(storage: Storage) -> None:
+    chat = Chat(Engine(storage, secret=SECRET, config=load_config(EXAMPLE)))
+    chat.script(MARIA, "encerrar")
+    assert "as informações foram claras" in chat.send("nota 9")
+    assert "no mínimo 1" in chat.send("0")
+    assert "foi fácil" in chat.send("5")
+    chat.send("4")
+    assert "Seu pedido foi resolvido?" in chat.send("pular")
+    assert "comentário" in chat.send("sim")
+    chat.send("Gostei muito")
+    assert chat.state == State.CLOSED
+    with storage.reading() as tx:
+        (rating,) = tx.ratings()
+    assert rating["score"] == 9 and rating["comment"] == "Gostei muito"
+    assert json.loads(rating["answers"]) == {
+        "clareza": 5,
+        "facilidade": 4,
+        "resolveu": True,
+        "declined": False,
+    }
+
+
+def test_cancelling_the_extra_questions_keeps_the_score(storage: Storage) -> None:
+    chat = Chat(Engine(storage, secret=SECRET, config=load_config(EXAMPLE)))
+    chat.script(MARIA, "encerrar", "10", "5")
+    assert "comentário" in chat.send("cancelar")
+    chat.send("não")
+    with storage.reading() as tx:
+        (rating,) = tx.ratings()
+    assert rating["score"] == 10 and rating["comment"] is None
+    assert json.loads(rating["answers"]) == {"clareza": 5, "declined": False}
+
+
+def test_broken_survey_questions_are_a_config_error() -> None:
+    from civic.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"survey\.questions"):
+        parse_config({"survey": {"questions": {"title": "x", "properties": {"a": {}}}}})
+
+
+@pytest.mark.parametrize("answer", ["não quero avaliar", "prefiro não", "pular"])
+def test_declining_is_recorded(storage: Storage, answer: str) -> None:
+    chat = Chat(Engine(storage, secret=SECRET))
+    chat.script(MARIA, "encerrar")
+    assert "Tudo bem" in chat.send(answer)
+    with storage.reading() as tx:
+        (rating,) = tx.ratings()
+    assert rating["score"] is None and json.loads(rating["answers"]) == {"declined": True}
+
+
+def test_more_help_then_another_department(storage: Storage) -> None:
+    chat = Chat(Engine(storage, secret=SECRET))
+    chat.script(MARIA, "procon", "2")
+    assert chat.state == State.OFFERING
+    assert "alistamento" in chat.send("quero saber do alistamento").lower()
+    assert chat.last.department == "jsm"
