@@ -1,9 +1,9 @@
 """Satisfaction reports: the values a report is made of, and how one is built.
 
-A report covers the conversations *opened* between two dates (inclusive, in UTC, as
-stored), optionally of one department, and may split them into groups (per department,
-day, week, month or agent). Every figure is an *indicator* registered by a plugin through
-the ``register_report_indicators`` hook; the built-in ones come from
+A report covers the conversations *opened* between two dates (inclusive days in the
+city's time zone), optionally of one department, and may split them into groups (per
+department, day, week, month or agent). Every figure is an *indicator* registered by a
+plugin through the ``register_report_indicators`` hook; the built-in ones come from
 :mod:`civic.default_plugins.scoring`. Indicators are computed from a :class:`ReportQuery`,
 a read-only set of aggregates that the database computes, so a report costs a handful of
 queries whatever the number of ratings.

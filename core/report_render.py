@@ -12,6 +12,7 @@ import datetime as dt
 import html
 import io
 import json
+import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
@@ -38,6 +39,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "until": scope.until.isoformat() if scope.until else None,
             "department": scope.department,
             "by": scope.by,
+            "timezone": scope.timezone,
         },
         "indicators": {
             name: {"label": label, "description": report.descriptions.get(name, "")}
@@ -149,7 +151,7 @@ def render_table(report: Report) -> str:
     """A readable plain-text table: one row per group and a total row, then the scores."""
     scope = report.scope
     period = f"{scope.since or 'start'} .. {scope.until or 'now'}"
-    lines = [f"Satisfaction report, conversations opened {period} (UTC)"]
+    lines = [f"Satisfaction report, conversations opened {period} ({report.scope.timezone})"]
     if scope.department:
         lines.append(f"Department: {scope.department}")
     header = [scope.by or "", *(short for _, short in _COLUMNS)]
@@ -349,7 +351,8 @@ def render_html(report: Report, city: str, timeline: Timeline) -> str:
         f"<h2>Nota média por departamento e por {unit}</h2>",
         line_chart(series, [_label(x, timeline.period) for x in xs], "Nota média", top),
         _groups_table(report),
-        f"<footer>Gerado em {report.generated_at:%d/%m/%Y %H:%M} (UTC).</footer>",
+        f"<footer>Gerado em {_local(report.generated_at, report.scope.timezone):%d/%m/%Y %H:%M}"
+        f" ({report.scope.timezone}).</footer>",
     ]
     return (
         '<!DOCTYPE html>\n<html lang="pt-BR">\n<head>\n<meta charset="utf-8">\n'
@@ -482,3 +485,8 @@ def export_conversations(
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def _local(moment: dt.datetime, timezone: str) -> dt.datetime:
+    """``moment`` in the city's time zone."""
+    return moment.astimezone(zoneinfo.ZoneInfo(timezone))

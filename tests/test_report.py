@@ -530,6 +530,7 @@ def test_json_validates_against_schema(
         "until": "2021-03-26",
         "department": None,
         "by": by,
+        "timezone": "America/Sao_Paulo",
     }
     assert len(data["groups"]) == len(report.groups)
 
