@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from civic.config import load_config, parse_config
+from civic.default_plugins.survey import read_score
 from civic.engine import Engine
 from civic.states import State
 from civic.storage import Storage
@@ -73,3 +76,19 @@ def test_more_help_then_another_department(storage: Storage) -> None:
     assert chat.state == State.OFFERING
     assert "alistamento" in chat.send("quero saber do alistamento").lower()
     assert chat.last.department == "jsm"
+
+
+WORDS = ["zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove", "dez"]
+
+
+@given(
+    score=st.integers(0, 10),
+    template=st.sampled_from(["{n}", "nota {n}", "{n}/10", "nota: {n}!", "{n} de 10", "Nota {w}"]),
+)
+def test_every_usual_way_of_typing_a_score_is_read(score: int, template: str) -> None:
+    assert read_score(template.format(n=score, w=WORDS[score]), 0, 10) == score
+
+
+@given(score=st.integers(11, 10_000) | st.integers(-100, -1))
+def test_out_of_range_is_never_a_score(score: int) -> None:
+    assert read_score(str(score), 0, 10) in ("out_of_range", "ambiguous")

@@ -19,51 +19,37 @@ _DECLINE = frozenset(
     }
 )  # fmt: skip
 _DECIMAL = re.compile(r"\d+[.,]\d+")
+_NEGATIVE = re.compile(r"(?<![\w/])[-−]\s*\d")
 _TOKEN = re.compile(r"\d+|[a-z]+")
 
 
 def read_score(text: str, scale_min: int, scale_max: int) -> int | str | None:
     """The score in ``text``; ``"decline"``; ``"out_of_range"``, ``"ambiguous"``,
     ``"decimal"``; or ``None`` when no number is there at all."""
-    folded = fold(text)
-    if folded in _DECLINE:
+    if fold(text) in _DECLINE:
         return "decline"
     if _DECIMAL.search(text):
         return "decimal"
+    if _NEGATIVE.search(text):
+        return "out_of_range"
     # Drop the scale itself: "9/10", "9 de 10", "de 0 a 10", "nota de 0 a 10: 9".
-    for low in {0, 1, scale_min}:
-        folded = re.sub(rf"\b(de )?{low} (a|ate) {scale_max}\b", " ", folded)
+    folded = fold(re.sub(rf"(\d)\s*/\s*{scale_max}\b", r"\1", text))
+    folded = re.sub(rf"\b(de )?(0|1|{scale_min}) (a|ate) {scale_max}\b", " ", folded)
     folded = re.sub(rf"\b(de|em) {scale_max}$", " ", folded)
-    folded = re.sub(rf"(\d)\s*/\s*{scale_max}\b", r"\1", text_slashes(text, folded))
-    tokens = _TOKEN.findall(folded)
-    values = [
-        int(token) if token.isdigit() else _NUMBER_WORDS[token]
-        for token in tokens
+    numbers = [
+        (token, int(token) if token.isdigit() else _NUMBER_WORDS[token])
+        for token in _TOKEN.findall(folded)
         if token.isdigit() or token in _NUMBER_WORDS
     ]
-    if len(values) > 1 and any(token in ("um", "uma") for token in tokens):
-        # "dou um 10": here "um" is the article, not the number one.
-        values = [
-            value
-            for token, value in zip(
-                [t for t in tokens if t.isdigit() or t in _NUMBER_WORDS], values, strict=True
-            )
-            if token not in ("um", "uma")
-        ]
-    distinct = set(values)
+    if len(numbers) > 1:  # "dou um 10": here "um" is the article, not the number one
+        numbers = [(token, value) for token, value in numbers if token not in ("um", "uma")]
+    distinct = {value for _, value in numbers}
     if not distinct:
         return None
     if len(distinct) > 1:
         return "ambiguous"
     (value,) = distinct
     return value if scale_min <= value <= scale_max else "out_of_range"
-
-
-def text_slashes(original: str, folded: str) -> str:
-    """``fold`` turns ``9/10`` into ``9 10``; put the slash back where the citizen typed one."""
-    for numerator, denominator in re.findall(r"(\d+)\s*/\s*(\d+)", original):
-        folded = folded.replace(f"{numerator} {denominator}", f"{numerator}/{denominator}", 1)
-    return folded
 
 
 @hookimpl(trylast=True)
