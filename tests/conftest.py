@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,3 +76,25 @@ def engine(storage: Storage) -> Engine:
     from civic.engine import Engine
 
     return Engine(storage, secret=SECRET, manager=load_plugins())
+
+
+@pytest.fixture
+def with_plugin(storage: Storage) -> Iterator[Callable[..., Engine]]:
+    """Register plugins on the process's manager for one test (removed afterwards) and
+    return an engine that uses them."""
+    from civic.engine import Engine
+
+    pm = load_plugins()
+    added: list[object] = []
+
+    def register(*plugins: object) -> Engine:
+        for plugin in plugins:
+            pm.register(plugin)
+            added.append(plugin)
+        return Engine(storage, secret=SECRET, manager=pm)
+
+    try:
+        yield register
+    finally:
+        for plugin in added:
+            pm.unregister(plugin)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -221,37 +221,17 @@ class Broken:
         raise RuntimeError("boom")
 
 
-@pytest.fixture
-def manager_with(storage: Storage) -> Iterator[Callable[..., Engine]]:
-    from civic.plugins import load_plugins
-
-    pm = load_plugins()
-    added: list[object] = []
-
-    def build(*plugins: object) -> Engine:
-        for plugin in plugins:
-            pm.register(plugin)
-            added.append(plugin)
-        return Engine(storage, secret=SECRET, manager=pm)
-
-    try:
-        yield build
-    finally:
-        for plugin in added:
-            pm.unregister(plugin)
-
-
-def test_third_party_department_appears_in_menu(manager_with: Callable[..., Engine]) -> None:
-    engine = manager_with(Library())
+def test_third_party_department_appears_in_menu(with_plugin: Callable[..., Engine]) -> None:
+    engine = with_plugin(Library())
     chat = Chat(engine)
     assert "1. Biblioteca — Empréstimos e renovações" in chat.send(MARIA)
     assert "Renovado por 7 dias." in chat.script("quero renovar meu livro", "1")
 
 
 def test_raising_plugin_does_not_break_the_conversation(
-    manager_with: Callable[..., Engine], caplog: pytest.LogCaptureFixture
+    with_plugin: Callable[..., Engine], caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = manager_with(Broken())
+    engine = with_plugin(Broken())
     chat = Chat(engine)
     chat.script(MARIA, "procon")
     with caplog.at_level(logging.ERROR):

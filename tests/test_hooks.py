@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -18,25 +17,6 @@ from civic.states import State
 from civic.storage import Storage, utcnow
 from civic.values import Conversation
 from tests.chat import MARIA, Chat
-from tests.conftest import SECRET
-
-
-@pytest.fixture
-def with_plugin(storage: Storage) -> Iterator[Callable[[object], Engine]]:
-    """Register plugins on the process's manager for one test, then remove them."""
-    pm = load_plugins()
-    added: list[object] = []
-
-    def register(plugin: object) -> Engine:
-        pm.register(plugin)
-        added.append(plugin)
-        return Engine(storage, secret=SECRET, manager=pm)
-
-    try:
-        yield register
-    finally:
-        for plugin in added:
-            pm.unregister(plugin)
 
 
 def test_plugin_hooks_have_tests() -> None:
