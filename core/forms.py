@@ -92,6 +92,12 @@ class FormStep:
     data: dict[str, Any] | None = None
 
 
+def load_form(package: str, filename: str) -> dict[str, Any]:
+    """Read a form shipped as package data: ``load_form(__name__, "reclamacao.json")``."""
+    source = resources.files(package).joinpath(filename)
+    return json.loads(source.read_text(encoding="utf-8"))
+
+
 # -- the form meta-schema -------------------------------------------------------------
 
 

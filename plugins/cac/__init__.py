@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from importlib import resources
-from typing import Any
 
 from civic import Department, Topic, hookimpl
-
-
-def _form(name: str) -> dict[str, Any]:
-    return json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
-
+from civic.forms import load_form
 
 DEPARTMENT = Department(
     slug="cac",
@@ -77,7 +70,7 @@ DEPARTMENT = Department(
             handover=True,
         ),
     ),
-    forms={"solicitacao": _form("solicitacao.json")},
+    forms={"solicitacao": load_form(__name__, "solicitacao.json")},
     protocol_prefix="CAC",
     order=10,
 )

@@ -16,15 +16,13 @@ City settings read from ``civic.toml``::
 from __future__ import annotations
 
 import datetime as dt
-import json
 import zoneinfo
 from collections.abc import Callable
-from importlib import resources
-from typing import Any
 
 from civic import Answer, Department, Topic, hookimpl
 from civic.config import DepartmentConfig
 from civic.default_plugins.topics import match_topic
+from civic.forms import load_form
 from civic.texts import Texts
 from civic.values import DepartmentAction
 from civic_jsm.triage import ASK_BIRTH_DATE, DOCUMENTS, SITE, Refusal, read_birth_date, triage
@@ -37,10 +35,6 @@ FORM = "atendimento"
 def today(timezone: str = DEFAULT_TIMEZONE) -> dt.date:
     """Today's date in ``timezone``: the clock of the triage (tests replace it)."""
     return dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
-
-
-def _form(name: str) -> dict[str, Any]:
-    return json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
 
 
 STATUS_TOPIC = Topic(
@@ -111,7 +105,7 @@ DEPARTMENT = Department(
             handover=True,
         ),
     ),
-    forms={FORM: _form("atendimento.json")},
+    forms={FORM: load_form(__name__, "atendimento.json")},
     protocol_prefix="JSM",
     order=30,
 )

@@ -9,13 +9,12 @@ warns and never blocks: the legal analysis belongs to the PROCON staff.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import zoneinfo
 from collections.abc import Callable, Mapping
-from importlib import resources
 from typing import Any
 
 from civic import Department, Topic, hookimpl
+from civic.forms import load_form
 
 WITHDRAWAL_DAYS = 7  # CDC art. 49: purchases outside the shop
 DEFECT_DAYS = (30, 90)  # CDC art. 26: non-durable and durable goods and services
@@ -53,10 +52,6 @@ def deadline_warning(value: Any, answers: Mapping[str, Any]) -> str | None:
     )
 
 
-def _form(name: str) -> dict[str, Any]:
-    return json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
-
-
 DEPARTMENT = Department(
     slug="procon",
     name="PROCON",
@@ -79,7 +74,7 @@ DEPARTMENT = Department(
         "arrependimento",
         "direito do consumidor",
         "cdc",
-    ),  # fmt: skip
+    ),
     greeting="Você está no PROCON — defesa do consumidor. Como podemos ajudar?",
     topics=(
         Topic(
@@ -108,7 +103,7 @@ DEPARTMENT = Department(
             handover=True,
         ),
     ),
-    forms={"reclamacao": _form("reclamacao.json")},
+    forms={"reclamacao": load_form(__name__, "reclamacao.json")},
     form_warnings={"reclamacao": {"data_compra": deadline_warning}},
     protocol_prefix="PROCON",
     order=20,
