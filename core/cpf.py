@@ -103,3 +103,23 @@ def formatted(digits: str) -> str:
 def keyed_hash(digits: str, secret: bytes) -> str:
     """HMAC-SHA256 of the digits with the instance secret: recognises, never reveals."""
     return hmac.new(secret, digits.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def redact(text: str) -> str:
+    """``text`` with every valid CPF replaced by its mask, for the message log.
+
+    Invisible characters are removed first when one hides a CPF from a plain search.
+    """
+
+    def masked(match: re.Match[str]) -> str:
+        run = match.group()
+        for digits in _candidates(run):
+            if validate(digits) is None:
+                spread = r"[.\-/ ]{0,3}".join(digits)
+                run = re.sub(spread, mask(digits), run, count=1)
+        return run
+
+    redacted = _DIGIT_RUN.sub(masked, text)
+    if redacted == text and isinstance(find_cpf(text), tuple):
+        return _DIGIT_RUN.sub(masked, strip_invisible(text))
+    return redacted

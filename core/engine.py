@@ -68,6 +68,50 @@ COMMENT_SKIP_WORDS = frozenset(
 
 Clock = Callable[[], dt.datetime]
 
+#: Words that make a message a request rather than a name.
+_NOT_NAME_WORDS = frozenset(
+    [
+        "quero",
+        "queria",
+        "preciso",
+        "gostaria",
+        "falar",
+        "como",
+        "onde",
+        "qual",
+        "quando",
+        "porque",
+        "ajuda",
+        "informacao",
+        "sim",
+        "nao",
+        "obrigado",
+        "obrigada",
+        "oi",
+        "ola",
+        "bom",
+        "boa",
+        "dia",
+        "tarde",
+        "noite",
+        "tudo",
+        "bem",
+        "menu",
+    ]
+)
+
+
+def looks_like_a_name(text: str) -> bool:
+    """Whether a message could be just the citizen's name (kept while the CPF is asked)."""
+    words = fold(text).split()
+    return (
+        1 <= len(words) <= 8
+        and all(word.isalpha() for word in words)
+        and not _NOT_NAME_WORDS & set(words)
+        and sum(map(len, words)) >= 3
+    )
+
+
 #: A protocol number as civic's default plugin writes them: ``PROCON-2026-000123``.
 PROTOCOL = re.compile(r"\b[A-Z][A-Z0-9_]{1,31}-\d{4}-\d{4,}\b")
 
@@ -166,7 +210,7 @@ class Engine:
                 conversation_id=row["id"],
                 direction="in",
                 author="citizen",
-                text=inbound.text,
+                text=cpf.redact(inbound.text),  # the CPF is kept only hashed and masked
                 channel=inbound.channel,
                 channel_message_id=inbound.channel_message_id,
                 created_at=now,
@@ -346,9 +390,22 @@ class Turn:
         result = self.call(
             "identify_citizen", text=text, conversation=self.snapshot(), texts=self.texts
         )
+        pending = self.context.get("pending_name")
+        if not isinstance(result, Identity) and pending:
+            # "Maria da Silva", then "529.982.247-25": the name came one message earlier.
+            retry = self.call(
+                "identify_citizen",
+                text=f"{pending} {text}",
+                conversation=self.snapshot(),
+                texts=self.texts,
+            )
+            result = retry if isinstance(retry, Identity) else result
         if isinstance(result, Identity):
+            self.context.pop("pending_name", None)
             self.register_citizen(result)
             return
+        if looks_like_a_name(text):
+            self.context["pending_name"] = strip_invisible(text).strip()
         if opened:
             self.say(self.texts("welcome", city=self.engine.config.city))
             if not any(ch.isdigit() for ch in text):

@@ -111,3 +111,12 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
         assert cpf.validate(result.cpf) is None
     else:
         assert result.reason
+
+
+@given(digits=valid_cpfs(), style=CPF_STYLES, name=names, template=IDENTITY_TEMPLATES)
+def test_the_message_log_never_keeps_a_cpf(
+    digits: str, style: int, name: str, template: str
+) -> None:
+    redacted = cpf.redact(template.format(n=name, c=formatted_cpf(digits, style)))
+    assert isinstance(cpf.find_cpf(redacted), cpf.CpfProblem)
+    assert cpf.mask(digits) in redacted and name in redacted

@@ -43,7 +43,8 @@ def test_whole_conversation_is_stored(engine: Engine, storage: Storage) -> None:
     assert rating["department"] == "procon"
     assert conversation["state"] == "closed" and conversation["closed_at"] is not None
     assert [m["direction"] for m in messages].count("in") == 6
-    assert messages[0]["text"] == MARIA and messages[0]["author"] == "citizen"
+    assert messages[0]["text"] == "Maria José dos Santos ***.982.247-**"
+    assert messages[0]["author"] == "citizen"
     assert {m["author"] for m in messages if m["direction"] == "out"} == {"bot"}
 
 
@@ -56,11 +57,25 @@ def test_cpf_is_never_stored_in_clear(engine: Engine, storage: Storage) -> None:
             for row in conn.execute(sa.select(table)):
                 if any("52998224725" in str(value) or "982.247-25" in str(value) for value in row):
                     found.append((table.name, row))
-    # Only the citizen's own inbound message holds the digits.
-    assert [(name, row.direction) for name, row in found] == [("message", "in")]
+    assert found == []  # the message log keeps the mask, not the digits
     with storage.reading() as tx:
         citizen = tx.citizen(1)
+        first = tx.messages(1)[0]
     assert citizen is not None and citizen["cpf_masked"] == "***.982.247-**"
+    assert first["text"] == "Maria José dos Santos ***.982.247-**"
+
+
+def test_name_then_cpf_in_two_messages(engine: Engine) -> None:
+    chat = Chat(engine)
+    assert "nome completo seguido do seu CPF" in chat.send("Maria José dos Santos")
+    assert "Obrigado, Maria!" in chat.send("CPF 529.982.247-25")
+    assert chat.state == State.CHOOSING
+
+
+def test_a_request_is_not_taken_for_a_name(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.send("quero falar com o procon")
+    assert "faltou o seu nome" in chat.send("529.982.247-25")
 
 
 def test_returning_citizen_is_recognised(engine: Engine, storage: Storage) -> None:
