@@ -32,6 +32,27 @@ rating_t = tables.Rating.__table__
 setting_t = tables.Setting.__table__
 
 
+# Statements of the per-message path, built once: executing a prepared statement with a
+# parameter dict skips SQLAlchemy's per-call construction and cache-key work.
+_MESSAGE_SEEN = sa.select(message_t.c.id).where(
+    message_t.c.channel == sa.bindparam("channel"),
+    message_t.c.channel_message_id == sa.bindparam("channel_message_id"),
+)
+_INSERT_MESSAGE = message_t.insert()
+_OPEN_CONVERSATION = (
+    sa.select(conversation_t)
+    .where(
+        conversation_t.c.channel == sa.bindparam("channel"),
+        conversation_t.c.address == sa.bindparam("address"),
+        conversation_t.c.closed_at.is_(None),
+    )
+    .with_for_update()
+)
+_CONVERSATION = sa.select(conversation_t).where(conversation_t.c.id == sa.bindparam("row_id"))
+_INSERT_CONVERSATION = conversation_t.insert()
+_UPDATE_CONVERSATION = conversation_t.update().where(conversation_t.c.id == sa.bindparam("row_id"))
+
+
 class StorageError(RuntimeError):
     """The database cannot be opened or upgraded; the message says why."""
 
@@ -160,10 +181,7 @@ class Transaction:
     # -- messages -------------------------------------------------------------------
     def message_seen(self, channel: str, channel_message_id: str) -> bool:
         found = self.conn.execute(
-            sa.select(message_t.c.id).where(
-                message_t.c.channel == channel,
-                message_t.c.channel_message_id == channel_message_id,
-            )
+            _MESSAGE_SEEN, {"channel": channel, "channel_message_id": channel_message_id}
         ).first()
         return found is not None
 
@@ -180,16 +198,17 @@ class Transaction:
         author_name: str | None = None,
     ) -> int:
         result = self.conn.execute(
-            message_t.insert().values(
-                conversation_id=conversation_id,
-                direction=direction,
-                author=author,
-                author_name=author_name,
-                text=storable_text(text),
-                channel=channel,
-                channel_message_id=channel_message_id,
-                created_at=created_at,
-            )
+            _INSERT_MESSAGE,
+            {
+                "conversation_id": conversation_id,
+                "direction": direction,
+                "author": author,
+                "author_name": author_name,
+                "text": storable_text(text),
+                "channel": channel,
+                "channel_message_id": channel_message_id,
+                "created_at": created_at,
+            },
         )
         return int(result.inserted_primary_key[0])
 
@@ -212,15 +231,7 @@ class Transaction:
     def open_conversation(self, channel: str, address: str) -> RowMapping | None:
         """The address's open conversation, locked for this transaction (PostgreSQL)."""
         return (
-            self.conn.execute(
-                sa.select(conversation_t)
-                .where(
-                    conversation_t.c.channel == channel,
-                    conversation_t.c.address == address,
-                    conversation_t.c.closed_at.is_(None),
-                )
-                .with_for_update()
-            )
+            self.conn.execute(_OPEN_CONVERSATION, {"channel": channel, "address": address})
             .mappings()
             .first()
         )
@@ -249,25 +260,24 @@ class Transaction:
         now: dt.datetime,
     ) -> int:
         result = self.conn.execute(
-            conversation_t.insert().values(
-                channel=channel,
-                address=address,
-                state=state,
-                department=pinned_department,
-                pinned_department=pinned_department,
-                context="{}",
-                opened_at=now,
-                updated_at=now,
-            )
+            _INSERT_CONVERSATION,
+            {
+                "channel": channel,
+                "address": address,
+                "state": state,
+                "department": pinned_department,
+                "pinned_department": pinned_department,
+                "context": "{}",
+                "opened_at": now,
+                "updated_at": now,
+            },
         )
         return int(result.inserted_primary_key[0])
 
     def update_conversation(self, conversation_id: int, **values: Any) -> None:
         if "context" in values and not isinstance(values["context"], str):
             values["context"] = json.dumps(values["context"], ensure_ascii=False)
-        self.conn.execute(
-            conversation_t.update().where(conversation_t.c.id == conversation_id).values(**values)
-        )
+        self.conn.execute(_UPDATE_CONVERSATION, {"row_id": conversation_id, **values})
 
     # -- citizens -------------------------------------------------------------------
     def upsert_citizen(
