@@ -47,6 +47,9 @@ EXTRA_FORMATS = {
     "phone": st.tuples(
         st.sampled_from(sorted(formats.AREA_CODES)), st.integers(10_000_000, 99_999_999)
     ).map(lambda parts: f"{parts[0]}9{parts[1]}"),
+    # Dates a not-future field accepts (``x-civic-not-future``), drawn as such, so
+    # Hypothesis does not throw most of them away.
+    "past-date": st.dates(dt.date(1000, 1, 1), dt.date(2026, 1, 1)).map(dt.date.isoformat),
     "email": st.from_regex(
         r"[a-z]{1,10}(\.[a-z]{1,5})?@[a-z]{2,10}\.(com|gov)\.br", fullmatch=True
     ),
@@ -59,6 +62,8 @@ def generatable(schema: Mapping[str, Any]) -> dict[str, Any]:
     for prop in copied["properties"].values():
         if prop.get("type", "string") == "string" and "format" not in prop and "oneOf" not in prop:
             prop.setdefault("pattern", WORDS)
+        if prop.get("x-civic-not-future"):
+            prop["format"] = "past-date"
     return copied
 
 
