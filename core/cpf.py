@@ -13,10 +13,10 @@ import re
 import attrs
 from stdnum.br import cpf as stdnum_cpf
 
-from civic.text import strip_invisible
+from civic.text import remove_zero_width, strip_invisible
 
 # A run of digits possibly broken by dots, dashes, slashes or spaces (as people type CPFs).
-_DIGIT_RUN = re.compile(r"\d+(?:[.\-/ ]{1,3}\d+)*")
+_DIGIT_RUN = re.compile(r"\d+(?:[.,\-/ ]{1,3}\d+)*")
 
 
 @attrs.frozen
@@ -58,7 +58,7 @@ def _candidates(run: str) -> list[str]:
     """The digits of a run, and of each window of its space-separated parts with 11 digits
     (``52998224725 35998391153`` holds two numbers, not one of 22 digits)."""
     whole = re.sub(r"\D", "", run)
-    parts = [re.sub(r"\D", "", part) for part in run.split()]
+    parts = [re.sub(r"\D", "", part) for part in re.split(r"\s|,\s*", run) if part]
     if len(whole) == 11 or len(parts) == 1:
         return [whole]
     windows = []
@@ -108,18 +108,20 @@ def keyed_hash(digits: str, secret: bytes) -> str:
 def redact(text: str) -> str:
     """``text`` with every valid CPF replaced by its mask, for the message log.
 
-    Invisible characters are removed first when one hides a CPF from a plain search.
+    The whole text is searched. Zero-width characters are removed only when one hides a
+    CPF; nothing else in the text changes.
     """
 
     def masked(match: re.Match[str]) -> str:
         run = match.group()
         for digits in _candidates(run):
             if validate(digits) is None:
-                spread = r"[.\-/ ]{0,3}".join(digits)
+                spread = r"[.,\-/ ]{0,3}".join(digits)
                 run = re.sub(spread, mask(digits), run, count=1)
         return run
 
     redacted = _DIGIT_RUN.sub(masked, text)
-    if redacted == text and isinstance(find_cpf(text), tuple):
-        return _DIGIT_RUN.sub(masked, strip_invisible(text))
+    visible = remove_zero_width(redacted)
+    if visible != redacted and _DIGIT_RUN.sub(masked, visible) != visible:
+        return _DIGIT_RUN.sub(masked, visible)
     return redacted

@@ -25,7 +25,7 @@ from civic.forms import FormRunner, FormStep, build_format_checker
 from civic.plugins import PluginFailed, call_safely, load_plugins
 from civic.states import State, check_transition
 from civic.storage import Storage, Transaction, to_storage_time, utcnow
-from civic.text import fold, strip_invisible
+from civic.text import REQUEST_WORDS, fold, strip_invisible
 from civic.texts import Texts
 from civic.values import (
     Answer,
@@ -68,38 +68,6 @@ COMMENT_SKIP_WORDS = frozenset(
 
 Clock = Callable[[], dt.datetime]
 
-#: Words that make a message a request rather than a name.
-_NOT_NAME_WORDS = frozenset(
-    [
-        "quero",
-        "queria",
-        "preciso",
-        "gostaria",
-        "falar",
-        "como",
-        "onde",
-        "qual",
-        "quando",
-        "porque",
-        "ajuda",
-        "informacao",
-        "sim",
-        "nao",
-        "obrigado",
-        "obrigada",
-        "oi",
-        "ola",
-        "bom",
-        "boa",
-        "dia",
-        "tarde",
-        "noite",
-        "tudo",
-        "bem",
-        "menu",
-    ]
-)
-
 
 def looks_like_a_name(text: str) -> bool:
     """Whether a message could be just the citizen's name (kept while the CPF is asked)."""
@@ -107,7 +75,7 @@ def looks_like_a_name(text: str) -> bool:
     return (
         1 <= len(words) <= 8
         and all(word.isalpha() for word in words)
-        and not _NOT_NAME_WORDS & set(words)
+        and not REQUEST_WORDS & set(words)
         and sum(map(len, words)) >= 3
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from civic.default_plugins.identify_cpf import _FILLERS
-from civic.text import fold
+from civic.text import REQUEST_WORDS, fold
 
 
 def reference_check_digits(base: str) -> str:
@@ -54,7 +54,7 @@ CPF_STYLES = st.integers(0, 5)
 _LETTERS = "abcdefghijklmnopqrstuvwxyzáàâãéêíóôõúüç"
 name_words = (
     st.text(_LETTERS, min_size=3, max_size=12)
-    .filter(lambda w: fold(w) not in _FILLERS)
+    .filter(lambda w: fold(w) not in _FILLERS | REQUEST_WORDS)
     .map(str.capitalize)
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from civic import cpf, hookimpl
-from civic.text import fold, strip_invisible
+from civic.text import REQUEST_WORDS, fold, strip_invisible
 from civic.texts import Texts
 from civic.values import Identity, NotIdentified
 
@@ -54,7 +54,7 @@ _FILLERS = frozenset(
 )
 _PARTICLES = frozenset(["da", "de", "do", "das", "dos", "e", "di", "du"])
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
-_SEGMENT_BREAK = re.compile(r"[|,;:\n()\[\]]+|\s[-–—]\s")
+_SEGMENT_BREAK = re.compile(r"[|,;:.!?\n()\[\]]+|\s[-–—]\s|\d[\d\s()+-]*")
 
 
 def extract_name(text: str) -> str:
@@ -66,6 +66,8 @@ def extract_name(text: str) -> str:
             tokens.pop(0)
         while tokens and fold(tokens[-1]) in _FILLERS:
             tokens.pop()
+        if REQUEST_WORDS & {fold(token) for token in tokens}:
+            continue  # "quero reclamar da loja X" is a request, not a name
         if sum(map(len, tokens)) > sum(map(len, best)):
             best = tokens
     return tidy_name(" ".join(best))
