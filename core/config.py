@@ -22,6 +22,8 @@ from typing import Any
 import attrs
 import jsonschema
 
+from civic.texts import override_problems
+
 CONFIG_ENV = "CIVIC_CONFIG"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_NAMES_PT = ("segunda", "terça", "quarta", "quinta", "sexta", "sábado", "domingo")
@@ -185,6 +187,10 @@ def config_problems(raw: Mapping[str, Any], source: str = "civic.toml") -> list[
             zoneinfo.ZoneInfo(raw["timezone"])
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             problems.append(f"{source}: timezone: unknown time zone {raw['timezone']!r}")
+    problems += [
+        f"{source}: texts.{problem}"
+        for problem in override_problems(raw.get("texts", {}), raw.get("locale", "pt-BR"))
+    ]
     questions = raw.get("survey", {}).get("questions")
     if questions is not None:
         from civic.forms import form_errors

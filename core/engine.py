@@ -652,15 +652,29 @@ class Turn:
         self.say(self.texts("rating_question", min=survey.scale_min, max=survey.scale_max))
 
     def rate(self, text: str) -> None:
-        survey = self.engine.config.survey
         progress = self.context.setdefault("survey", {"step": "score", "attempts": 0})
-        if progress["step"] == "comment":
-            folded = fold(text)
-            comment = None if folded in COMMENT_SKIP_WORDS else strip_invisible(text).strip()
-            self.finish(progress.get("score"), comment[:4000] if comment else None)
-            return
-        if progress["step"] == "questions":
+        folded = fold(text)
+        if progress["step"] == "score":
+            self.rate_score(progress, text, folded)
+        elif progress["step"] == "questions":
             self.survey_questions(progress, text)
+        elif folded in YES_WORDS:  # "sim" to "do you want to leave a comment?"
+            self.say(self.texts("comment_go_ahead"))
+        elif folded in COMMENT_SKIP_WORDS | MENU_WORDS | CLOSE_WORDS | HUMAN_WORDS:
+            self.finish(None)
+        else:
+            self.finish(strip_invisible(text).strip()[:4000])
+
+    def rate_score(self, progress: dict[str, Any], text: str, folded: str) -> None:
+        """The score question; the score is stored as soon as it is given."""
+        survey = self.engine.config.survey
+        if folded in MENU_WORDS and not progress.get("attempts"):
+            self.context.pop("survey", None)  # the citizen wants something else after all
+            self.to_menu()
+            return
+        if folded in HUMAN_WORDS:
+            self.context.pop("survey", None)
+            self.to_human("")
             return
         result = self.call(
             "score_rating",
@@ -671,7 +685,7 @@ class Turn:
         )
         if isinstance(result, int) and not isinstance(result, bool):
             if survey.scale_min <= result <= survey.scale_max:
-                progress["score"] = result
+                self.record(result, declined=False)
                 if self.engine.survey_form is not None:
                     progress["step"] = "questions"
                     self.survey_step(progress, self.engine.survey_form.start())
@@ -680,12 +694,10 @@ class Turn:
                     self.say(self.texts("comment_question"))
                 return
             result = None
-        if result == "decline":
-            self.finish(None, None, declined=True)
-            return
         progress["attempts"] = progress.get("attempts", 0) + 1
-        if progress["attempts"] >= survey.max_attempts:
-            self.finish(None, None, declined=True)
+        if result == "decline" or progress["attempts"] >= survey.max_attempts:
+            self.record(None, declined=True)
+            self.finish(None, declined=True)
             return
         reason = (
             result[len("refuse:") :]
@@ -709,25 +721,30 @@ class Turn:
                 self.say(reply.text, reply.choices)
             progress["progress"] = step.progress
             return
-        # Submitted, or the citizen cancelled: keep what was answered and move on.
-        progress["answers"] = step.data or step.progress.get("answers", {})
+        # Submitted, or the citizen stopped: keep what was answered and move on.
+        answers = step.data or step.progress.get("answers", {})
+        self.tx.update_rating(self.row["id"], answers={**answers, "declined": False})
         progress.pop("progress", None)
         progress["step"] = "comment"
         self.say(self.texts("comment_question"))
 
-    def finish(self, score: int | None, comment: str | None, *, declined: bool = False) -> None:
+    def record(self, score: int | None, *, declined: bool) -> None:
+        """Store the rating now, so a citizen who stops answering still counts."""
         survey = self.engine.config.survey
-        answers = self.context.get("survey", {}).get("answers", {})
         self.tx.add_rating(
             conversation_id=self.row["id"],
             department=self.department,
             score=score,
             scale_min=survey.scale_min,
             scale_max=survey.scale_max,
-            comment=comment,
-            answers={**answers, "declined": declined},
+            comment=None,
+            answers={"declined": declined},
             now=self.now,
         )
+
+    def finish(self, comment: str | None, *, declined: bool = False) -> None:
+        if comment:
+            self.tx.update_rating(self.row["id"], comment=comment)
         self.context.pop("survey", None)
         self.say(self.texts("closing_declined" if declined else "closing_thanks"))
         self.move(State.CLOSED)

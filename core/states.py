@@ -28,7 +28,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.FORM: frozenset({State.CHOOSING, *_SERVING, State.OFFERING, State.RATING}),
     State.HUMAN: frozenset({State.CHOOSING, *_SERVING, State.OFFERING, State.RATING}),
     State.OFFERING: frozenset({State.CHOOSING, *_SERVING, State.RATING}),
-    State.RATING: frozenset({State.CLOSED}),
+    # Before giving a score, a citizen may still go back to the menu or ask for a person.
+    State.RATING: frozenset({State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.CLOSED}),
     State.CLOSED: frozenset(),
 }
 

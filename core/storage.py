@@ -403,6 +403,25 @@ class Transaction:
         )
         return int(result.inserted_primary_key[0])
 
+    def update_rating(
+        self,
+        conversation_id: int,
+        *,
+        comment: str | None = None,
+        answers: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add the comment or the extra answers to a conversation's stored rating."""
+        values: dict[str, Any] = {}
+        if comment is not None:
+            values["comment"] = storable_text(comment)
+        if answers is not None:
+            values["answers"] = json.dumps(answers, ensure_ascii=False)
+        if values:
+            self.conn.execute(
+                rating_t.update().where(rating_t.c.conversation_id == conversation_id),
+                values,
+            )
+
     def ratings(self) -> list[RowMapping]:
         return list(self.conn.execute(sa.select(rating_t).order_by(rating_t.c.id)).mappings())
 

@@ -38,16 +38,19 @@ class Texts:
         self, locale: str = DEFAULT_LOCALE, overrides: Mapping[str, str] | None = None
     ) -> None:
         self.locale = locale
-        self.catalog = {**load_catalog(DEFAULT_LOCALE), **load_catalog(locale)}
-        if overrides:
-            self.catalog.update(overrides)
+        self.defaults = {**load_catalog(DEFAULT_LOCALE), **load_catalog(locale)}
+        self.catalog = {**self.defaults, **(overrides or {})}
 
     def __call__(self, key: str, **values: Any) -> str:
         try:
             template = self.catalog[key]
         except KeyError:
             raise MissingText(key) from None
-        return template.format_map(_Lenient(values))
+        try:
+            return template.format_map(_Lenient(values))
+        except (ValueError, IndexError, AttributeError, KeyError):
+            # A city's override with a broken placeholder: say the default instead.
+            return self.defaults.get(key, template).format_map(_Lenient(values))
 
     def keys(self) -> list[str]:
         return sorted(self.catalog)
@@ -63,3 +66,24 @@ class _Lenient(dict[str, Any]):
 def placeholders(template: str) -> set[str]:
     """The ``{names}`` a template uses."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def override_problems(overrides: Mapping[str, str], locale: str = DEFAULT_LOCALE) -> list[str]:
+    """Why each of a city's text overrides cannot be used (``[]`` when all can)."""
+    defaults = {**load_catalog(DEFAULT_LOCALE), **load_catalog(locale)}
+    problems = []
+    for key, template in overrides.items():
+        if key not in defaults:
+            problems.append(f"{key}: unknown text key")
+            continue
+        try:
+            names = placeholders(template)
+        except ValueError as exc:
+            problems.append(f"{key}: broken placeholder: {exc}")
+            continue
+        unknown = names - placeholders(defaults[key])
+        if unknown or any(not name.isidentifier() for name in names):
+            allowed = ", ".join(sorted(placeholders(defaults[key]))) or "none"
+            bad = ", ".join(sorted(unknown or names))
+            problems.append(f"{key}: unknown placeholder {{{bad}}} (allowed: {allowed})")
+    return problems

@@ -92,3 +92,41 @@ def test_every_usual_way_of_typing_a_score_is_read(score: int, template: str) ->
 @given(score=st.integers(11, 10_000) | st.integers(-100, -1))
 def test_out_of_range_is_never_a_score(score: int) -> None:
     assert read_score(str(score), 0, 10) in ("out_of_range", "ambiguous")
+
+
+def test_the_score_counts_even_if_the_citizen_never_comments(storage: Storage) -> None:
+    chat = Chat(Engine(storage, secret=SECRET))
+    chat.script(MARIA, "encerrar", "10")
+    assert chat.state == State.RATING  # still waiting for the optional comment
+    with storage.reading() as tx:
+        assert [r["score"] for r in tx.ratings()] == [10]
+
+
+def test_yes_to_the_comment_question_waits_for_the_comment(storage: Storage) -> None:
+    chat = Chat(Engine(storage, secret=SECRET))
+    chat.script(MARIA, "encerrar", "9")
+    assert "Pode escrever" in chat.send("sim")
+    chat.send("Demorou um pouco, mas resolveram.")
+    with storage.reading() as tx:
+        (rating,) = tx.ratings()
+    assert rating["comment"] == "Demorou um pouco, mas resolveram."
+
+
+@pytest.mark.parametrize(
+    ("command", "state"), [("menu", "choosing_department"), ("atendente", "waiting_human")]
+)
+def test_menu_or_a_person_instead_of_a_score(storage: Storage, command: str, state: str) -> None:
+    chat = Chat(Engine(storage, secret=SECRET))
+    chat.script(MARIA, "encerrar")
+    chat.send(command)
+    assert chat.state == state
+    with storage.reading() as tx:
+        assert tx.ratings() == []
+
+
+def test_a_command_is_not_taken_for_a_comment(storage: Storage) -> None:
+    chat = Chat(Engine(storage, secret=SECRET))
+    chat.script(MARIA, "encerrar", "10", "menu")
+    assert chat.state == State.CLOSED
+    with storage.reading() as tx:
+        assert tx.ratings()[0]["comment"] is None
