@@ -130,3 +130,18 @@ def test_a_command_is_not_taken_for_a_comment(storage: Storage) -> None:
     assert chat.state == State.CLOSED
     with storage.reading() as tx:
         assert tx.ratings()[0]["comment"] is None
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "foi uma ótima experiência",
+        "as duas atendentes foram ótimas",
+        "nota 1O",
+        "dez mil",
+        "10 reais",
+        "nove e meio",
+    ],
+)
+def test_numbers_that_are_not_a_score_are_not_read_as_one(sentence: str) -> None:
+    assert read_score(sentence, 0, 10) is None

@@ -20,12 +20,21 @@ _DECLINE = frozenset(
 )  # fmt: skip
 _DECIMAL = re.compile(r"\d+[.,]\d+")
 _NEGATIVE = re.compile(r"(?<![\w/])[-−]\s*\d")
-_TOKEN = re.compile(r"\d+|[a-z]+")
+_MIXED = re.compile(r"(?=.*\d)(?=.*[a-z])[a-z0-9]+")
+#: Words around a score that say nothing: "nota", "dou", "minha nota é".
+_FILLERS = frozenset({"nota", "dou", "minha", "e", "a", "o", "eu", "te", "sua", "vale"})
+#: Words that make a number something other than a score.
+_NOT_A_SCORE = frozenset({"mil", "milhao", "meio", "meia", "reais", "real", "virgula", "porcento"})
 
 
 def read_score(text: str, scale_min: int, scale_max: int) -> int | str | None:
     """The score in ``text``; ``"decline"``; ``"out_of_range"``, ``"ambiguous"``,
-    ``"decimal"``; or ``None`` when no number is there at all."""
+    ``"decimal"``; or ``None`` when no score can be read with confidence.
+
+    Digits count anywhere (``"nota: 8!"``); number words only in a short answer
+    (``"dez"``, ``"nota nove"``), since in a sentence they are usually something else
+    (``"foi uma ótima experiência"``).
+    """
     if fold(text) in _DECLINE:
         return "decline"
     if _DECIMAL.search(text):
@@ -36,14 +45,15 @@ def read_score(text: str, scale_min: int, scale_max: int) -> int | str | None:
     folded = fold(re.sub(rf"(\d)\s*/\s*{scale_max}\b", r"\1", text))
     folded = re.sub(rf"\b(de )?(0|1|{scale_min}) (a|ate) {scale_max}\b", " ", folded)
     folded = re.sub(rf"\b(de|em) {scale_max}$", " ", folded)
-    numbers = [
-        (token, int(token) if token.isdigit() else _NUMBER_WORDS[token])
-        for token in _TOKEN.findall(folded)
-        if token.isdigit() or token in _NUMBER_WORDS
-    ]
-    if len(numbers) > 1:  # "dou um 10": here "um" is the article, not the number one
-        numbers = [(token, value) for token, value in numbers if token not in ("um", "uma")]
-    distinct = {value for _, value in numbers}
+    words = [word for word in folded.split() if word not in _FILLERS]
+    if _NOT_A_SCORE & set(words) or any(_MIXED.fullmatch(word) for word in words):
+        return None  # "10 reais", "dez mil", "nove e meio", "1O": not a plain score
+    numbers = [int(word) for word in words if word.isdigit()]
+    if not numbers and len(words) <= 2:
+        numbers = [_NUMBER_WORDS[word] for word in words if word in _NUMBER_WORDS]
+        if len(numbers) > 1 and words[0] in ("um", "uma"):
+            numbers = numbers[1:]  # "um dez": here "um" is the article
+    distinct = set(numbers)
     if not distinct:
         return None
     if len(distinct) > 1:
