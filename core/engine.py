@@ -81,7 +81,9 @@ def looks_like_a_name(text: str) -> bool:
 
 
 #: A protocol number as civic's default plugin writes them: ``PROCON-2026-000123``.
-PROTOCOL = re.compile(r"\b[A-Z][A-Z0-9_]{1,31}-\d{4}-\d{4,}\b")
+PROTOCOL = re.compile(
+    r"\b(?P<prefix>[A-Z][A-Z0-9_]{1,31})[\s-]+(?P<year>\d{4})[\s-]+(?P<sequence>\d{4,})\b"
+)
 
 
 def _when(moment: dt.datetime) -> str:
@@ -295,17 +297,26 @@ class Turn:
             else:
                 self.say(self.texts("empty_message"))
             return
-        upper = strip_invisible(text).upper().strip()
-        protocol = PROTOCOL.search(upper)
-        asks_status = protocol and ("PROTOCOLO" in upper or upper == protocol.group(0))
-        if asks_status and self.state not in (State.FORM, State.RATING):
-            self.protocol_status(protocol.group(0))
+        protocol = self.protocol_asked(text)
+        if protocol and self.state not in (State.FORM, State.RATING):
+            self.protocol_status(protocol)
         elif self.state is State.IDENTIFYING:
-            self.identify(text, opened=opened)
+            if folded in HUMAN_WORDS:  # no CPF at hand: a person can still help
+                self.to_human("")
+            else:
+                self.identify(text, opened=opened)
         elif self.state is State.RATING:
             self.rate(text)
         elif folded in CLOSE_WORDS:
             self.to_rating()
+        elif self.state is State.FORM:
+            # The form has its own words (cancelar, voltar, atendente); only "menu"
+            # leaves it from outside, saying that nothing was sent.
+            if folded == "menu":
+                self.say(self.texts("form_left"))
+                self.to_menu()
+            else:
+                self.fill_form(text)
         elif folded in MENU_WORDS:
             self.to_menu()
         elif folded in HUMAN_WORDS:
@@ -314,12 +325,22 @@ class Turn:
             self.choose(text)
         elif self.state is State.DEPARTMENT:
             self.in_department(text, folded)
-        elif self.state is State.FORM:
-            self.fill_form(text)
         elif self.state is State.HUMAN:
             self.waiting_human(folded)
         elif self.state is State.OFFERING:
             self.offering(text, folded)
+
+    @staticmethod
+    def protocol_asked(text: str) -> str | None:
+        """The protocol number a citizen asks about ("status do protocolo CAC-2026-000001",
+        "PROCON 2026 000001?"), or ``None``."""
+        upper = strip_invisible(text).upper().strip()
+        found = PROTOCOL.search(upper)
+        if found is None:
+            return None
+        number = f"{found['prefix']}-{found['year']}-{found['sequence']}"
+        asking = any(word in upper for word in ("PROTOCOLO", "STATUS", "SITUA", "ANDAMENTO"))
+        return number if asking or upper.strip(" ?!.") == found.group(0) else None
 
     # -- protocol status ------------------------------------------------------------
     def protocol_status(self, protocol: str) -> None:

@@ -255,3 +255,10 @@ def test_raising_plugin_does_not_break_the_conversation(
     assert "art. 49" in answer
     assert "plugin broken raised in hook department_message" in caplog.text
     assert chat.state == State.OFFERING
+
+
+def test_a_person_without_a_cpf_can_still_reach_the_team(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.send("oi")
+    assert "encaminhada" in chat.send("quero falar com um atendente")
+    assert chat.state == State.HUMAN

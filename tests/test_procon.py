@@ -173,3 +173,37 @@ def test_only_procon_enabled(storage: Storage, monkeypatch: pytest.MonkeyPatch) 
     assert "Você está no PROCON" in answer and "CAC" not in answer
     assert chat.state == State.DEPARTMENT
     assert "nome da loja" in chat.send("quero fazer uma reclamação de uma loja")
+
+
+def test_voltar_inside_the_form_stays_in_the_form(procon: Chat) -> None:
+    procon.send("1")
+    for answer, _ in COMPLAINT:
+        procon.send(answer)
+    assert "Qual resposta você quer corrigir?" in procon.send("corrigir")
+    assert "Confira suas respostas" in procon.send("voltar")
+    assert procon.state == State.FORM
+    assert "PROCON-2026-000001" in procon.send("1")
+
+
+def test_menu_leaves_the_form_saying_nothing_was_sent(procon: Chat, storage: Storage) -> None:
+    procon.send("1")
+    procon.send(COMPLAINT[0][0])
+    answer = procon.send("menu")
+    assert "nada foi enviado" in answer and "1. CAC" in answer
+    assert procon.state == State.CHOOSING
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "status do protocolo PROCON-2026-000001",
+        "qual o status do PROCON-2026-000001?",
+        "protocolo: PROCON 2026 000001",
+        "procon-2026-000001",
+    ],
+)
+def test_protocol_status_as_people_ask_for_it(procon: Chat, question: str) -> None:
+    procon.send("1")
+    submit(procon, COMPLAINT)
+    procon.send("sim")
+    assert "PROCON-2026-000001 (PROCON)" in procon.send(question)
