@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import enum
-import io
 import json
 import logging
 import sys
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, TextIO
+from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 
 from civic import __version__, cli_admin, cli_report, instance
@@ -107,9 +107,9 @@ def run(
     if department is not None and engine.registry.get(department) is None:
         available = ", ".join(engine.registry.slugs) or "none"
         fail(f"unknown department {department!r}; available: {available}", code=2)
-    address = (address or f"terminal-{uuid.uuid4().hex[:12]}").strip()
-    if not address:
+    if address is not None and not address.strip():
         fail("--as needs a non-empty address", code=2)
+    address = address.strip() if address else f"terminal-{uuid.uuid4().hex[:12]}"
     interactive = sys.stdin.isatty()
     if interactive:
         typer.secho(
@@ -134,6 +134,8 @@ def run(
             show(outcome)
     except KeyboardInterrupt:
         typer.echo("", err=True)
+    except sa.exc.DBAPIError as exc:  # the database went away or refuses writes
+        fail(f"database error, the last message was not saved: {exc.orig}")
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away; nothing more to say
     finally:
@@ -152,15 +154,21 @@ def _citizen_lines(interactive: bool) -> Iterator[str]:
             if line.strip():
                 yield line
         return
-    stream: TextIO = (
-        io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-        if hasattr(sys.stdin, "buffer")
-        else sys.stdin
+    lines: Iterator[str] = (
+        (_decode(raw) for raw in sys.stdin.buffer) if hasattr(sys.stdin, "buffer") else sys.stdin
     )
-    for line in stream:
+    for line in lines:
         line = line.rstrip("\r\n")
         if line.strip():
             yield line
+
+
+def _decode(raw: bytes) -> str:
+    """A line as UTF-8, or as Windows-1252 (a file saved by an older Windows editor)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
 
 
 def _printer(output_format: OutputFormat, interactive: bool):

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from civic import departments
-from civic.cli_common import DatabaseUrl, fail, open_storage
+from civic.cli_common import DatabaseUrl, fail, open_existing_storage
 from civic.config import ConfigError, config_path, load_config
 from civic.forms import build_format_checker, form_errors
 from civic.plugins import load_plugins
@@ -170,7 +170,7 @@ def protocols_show(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Print a submission: its department, form, status and data (JSON)."""
-    storage = open_storage(database_url)
+    storage = open_existing_storage(database_url)
     with storage.reading() as tx:
         found = tx.submission(protocol.strip().upper())
     if found is None:
@@ -189,7 +189,7 @@ def protocols_set_status(
     """Change a protocol's status; citizens who ask for it see the new one."""
     if status not in STATUSES:
         fail(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}", code=2)
-    storage = open_storage(database_url)
+    storage = open_existing_storage(database_url)
     with storage.transaction() as tx:
         changed = tx.set_submission_status(protocol.strip().upper(), status, utcnow())
     if not changed:

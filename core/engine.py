@@ -56,6 +56,11 @@ THANKS_WORDS = frozenset(
     {"obrigado", "obrigada", "valeu", "so isso", "era so isso", "ok obrigado", "ok obrigada",
      "obg", "brigado", "brigada", "muito obrigado", "muito obrigada"}
 )  # fmt: skip
+#: Said after a conversation closed, these are answered but open no new conversation.
+AFTER_CLOSE_WORDS = (
+    THANKS_WORDS | CLOSE_WORDS | {"ok", "okay", "blz", "beleza", "de nada", "valeu obrigado"}
+)
+AFTER_CLOSE = dt.timedelta(hours=12)
 YES_WORDS = frozenset({"sim", "s", "1", "quero", "claro", "yes", "pode ser", "tenho", "ss"})
 NO_WORDS = frozenset(
     {"nao", "n", "2", "nao obrigado", "nao obrigada", "so isso", "nada", "era so isso",
@@ -165,6 +170,10 @@ class Engine:
             ):
                 return Outcome(None, "", None, (), duplicate=True)
             row = tx.open_conversation(inbound.channel, inbound.address)
+            if row is None and fold(inbound.text) in AFTER_CLOSE_WORDS:
+                closed = self._after_close(tx, inbound, now)
+                if closed is not None:
+                    return closed
             opened = row is None
             if row is None:
                 conversation_id = tx.create_conversation(
@@ -199,6 +208,28 @@ class Engine:
             department=turn.department,
             replies=tuple(turn.replies),
         )
+
+    def _after_close(self, tx: Transaction, inbound: Inbound, now: dt.datetime) -> Outcome | None:
+        """A "thanks" or "bye" right after closing: kept with the closed conversation and
+        answered, instead of opening a new conversation nobody wanted."""
+        last = tx.last_conversation(inbound.channel, inbound.address)
+        if last is None or last["closed_at"] is None or now - last["closed_at"] > AFTER_CLOSE:
+            return None
+        reply = Reply(self.texts("after_close"))
+        for direction, author, text, message_id in (
+            ("in", "citizen", cpf.redact(inbound.text), inbound.channel_message_id),
+            ("out", "bot", reply.text, None),
+        ):
+            tx.add_message(
+                conversation_id=last["id"],
+                direction=direction,
+                author=author,
+                text=text,
+                channel=inbound.channel,
+                channel_message_id=message_id,
+                created_at=now,
+            )
+        return Outcome(last["id"], State.CLOSED.value, last["department"], (reply,))
 
     # -- rendering ------------------------------------------------------------------
     @staticmethod
@@ -581,7 +612,7 @@ class Turn:
             self.to_human("")
 
     def submit(self, department: Department, form: str, data: dict[str, Any]) -> None:
-        year = self.now.year
+        year = self.local(self.now).year  # the city's year, not UTC's
         sequence = self.tx.next_protocol_sequence(department.prefix, year)
         protocol = (
             self.call(

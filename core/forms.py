@@ -130,7 +130,7 @@ def form_errors(schema: Mapping[str, Any], *, formats: Iterable[str] | None = No
     ]
     if errors:
         return list(dict.fromkeys(errors))
-    return _name_errors(schema) + _format_errors(schema, formats)
+    return _name_errors(schema) + _format_errors(schema, formats) + _range_errors(schema)
 
 
 def _name_errors(schema: Mapping[str, Any]) -> list[str]:
@@ -152,6 +152,20 @@ def _name_errors(schema: Mapping[str, Any]) -> list[str]:
         for path, name in uses
         if name not in names
     ]
+
+
+def _range_errors(schema: Mapping[str, Any]) -> list[str]:
+    """Fields no answer can satisfy (``minLength`` above ``maxLength``...): a citizen
+    would be refused forever."""
+    errors = []
+    for name, prop in schema["properties"].items():
+        for low, high in (("minLength", "maxLength"), ("minimum", "maximum")):
+            if low in prop and high in prop and prop[low] > prop[high]:
+                errors.append(
+                    f"$.properties.{name}: {low} {prop[low]} is above {high} {prop[high]}: "
+                    "no answer can be accepted"
+                )
+    return errors
 
 
 def _format_errors(schema: Mapping[str, Any], known: Iterable[str] | None) -> list[str]:

@@ -129,7 +129,7 @@ class Storage:
                 value = conn.execute(
                     sa.select(setting_t.c.value).where(setting_t.c.key == "schema_version")
                 ).scalar()
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DBAPIError as exc:  # unreachable server, not a database, no access
             raise StorageError(f"cannot open database {_safe_url(self.url)}: {exc.orig}") from None
         return int(value or 0)
 
@@ -142,9 +142,14 @@ class Storage:
                 f"this civic ({SCHEMA_VERSION}); upgrade civic"
             )
         for version in range(current, SCHEMA_VERSION):
-            with self._writer.begin() as conn:
-                MIGRATIONS[version](conn)
-                _put_setting(conn, "schema_version", str(version + 1))
+            try:
+                with self._writer.begin() as conn:
+                    MIGRATIONS[version](conn)
+                    _put_setting(conn, "schema_version", str(version + 1))
+            except sa.exc.DBAPIError as exc:
+                raise StorageError(
+                    f"cannot set up database {_safe_url(self.url)}: {exc.orig}"
+                ) from None
             log.info("database upgraded to schema version %d", version + 1)
         return SCHEMA_VERSION - current
 
@@ -232,6 +237,19 @@ class Transaction:
         """The address's open conversation, locked for this transaction (PostgreSQL)."""
         return (
             self.conn.execute(_OPEN_CONVERSATION, {"channel": channel, "address": address})
+            .mappings()
+            .first()
+        )
+
+    def last_conversation(self, channel: str, address: str) -> RowMapping | None:
+        """The address's most recent conversation, open or closed."""
+        return (
+            self.conn.execute(
+                sa.select(conversation_t)
+                .where(conversation_t.c.channel == channel, conversation_t.c.address == address)
+                .order_by(conversation_t.c.id.desc())
+                .limit(1)
+            )
             .mappings()
             .first()
         )

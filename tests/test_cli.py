@@ -162,3 +162,40 @@ def test_plugins_command() -> None:
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.stdout == f"civic {__version__}\n"
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_text("this is not a database\n" * 100)
+    for command in (["run"], ["report"], ["protocols", "show", "CAC-2026-000001"]):
+        result = runner.invoke(app, [*command, "--database-url", f"sqlite:///{junk}"], input="oi\n")
+        assert result.exit_code == 1, command
+        assert "Error:" in result.stderr and "Traceback" not in result.output
+
+
+def test_empty_address_is_an_operator_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["run", "--as", "", "--database-url", f"sqlite:///{tmp_path / 'c.db'}"], input=""
+    )
+    assert result.exit_code == 2 and "--as needs a non-empty address" in result.stderr
+
+
+def test_windows_1252_input_is_read(tmp_path: Path) -> None:
+    lines = ["Conceição Araújo 529.982.247-25", "encerrar", "10", "não"]
+    result = runner.invoke(
+        app,
+        ["run", "--database-url", f"sqlite:///{tmp_path / 'c.db'}", "--format", "jsonl"],
+        input="\n".join(lines).encode("cp1252"),
+    )
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "Obrigado, Conceição!" in replies[0]["text"]
+    assert replies[-1]["state"] == "closed"
+
+
+def test_protocol_commands_never_create_a_database(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    result = runner.invoke(
+        app, ["protocols", "show", "CAC-2026-000001", "--database-url", f"sqlite:///{missing}"]
+    )
+    assert result.exit_code == 1 and "no civic database" in result.stderr
+    assert not missing.exists()

@@ -262,3 +262,23 @@ def test_a_person_without_a_cpf_can_still_reach_the_team(engine: Engine) -> None
     chat.send("oi")
     assert "encaminhada" in chat.send("quero falar com um atendente")
     assert chat.state == State.HUMAN
+
+
+def test_thanks_after_closing_opens_no_new_conversation(engine: Engine, storage: Storage) -> None:
+    chat = Chat(engine)
+    chat.script(MARIA, "encerrar", "10", "não")
+    closed = chat.last.conversation_id
+    assert "Por nada!" in chat.send("obrigado!")
+    assert chat.last.conversation_id == closed and chat.state == State.CLOSED
+    with storage.reading() as tx:
+        assert len(tx.conversations()) == 1
+        assert tx.messages(closed)[-2]["text"] == "obrigado!"
+    chat.send("oi, preciso de outra coisa")
+    assert chat.state == State.IDENTIFYING and chat.last.conversation_id != closed
+
+
+def test_routing_knows_the_topics_words(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.send(MARIA)
+    chat.send("quero pedir conserto de iluminação na minha rua")
+    assert chat.last.department == "cac"

@@ -831,3 +831,13 @@ def test_ambiguous_or_tiny_part_of_a_label_is_refused(answer: str) -> None:
     form = runner(PEDIDO)
     step = say(form, form.start(), answer)
     assert step.progress["failures"] == 1 and "Não encontrei essa opção" in step.replies[0].text
+
+
+def test_a_field_no_answer_can_satisfy_is_refused() -> None:
+    impossible = {
+        "title": "X",
+        "properties": {"a": {"title": "A?", "type": "string", "minLength": 5, "maxLength": 2}},
+    }
+    assert form_errors(impossible) == [
+        "$.properties.a: minLength 5 is above maxLength 2: no answer can be accepted"
+    ]

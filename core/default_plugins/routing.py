@@ -20,14 +20,20 @@ def route_message(text: str, departments: Sequence[Department]) -> str | None:
     for department in departments:
         if folded in (fold(department.slug), fold(department.name)):
             return department.slug
-    scores = {
-        department.slug: sum(
-            contains_keyword(folded, word)
-            for word in (department.slug, department.name, *department.keywords)
-        )
-        for department in departments
-    }
+    scores = {department.slug: _score(folded, department) for department in departments}
     best = max(scores.values(), default=0)
     winners = [slug for slug, score in scores.items() if score == best]
     # An ambiguous message (a tie, or nothing matched) gets the menu.
     return winners[0] if best and len(winners) == 1 else None
+
+
+def _score(folded: str, department: Department) -> int:
+    """How many of the department's words, and of its topics' words, the message holds.
+
+    Topics that hand over to a person are left out: every department has one.
+    """
+    words = {department.slug, department.name, *department.keywords}
+    for topic in department.topics:
+        if not topic.handover:
+            words.update(topic.keywords)
+    return sum(contains_keyword(folded, word) for word in words)
