@@ -130,7 +130,7 @@ class Engine:
         }
         questions = self.config.survey.questions
         self.survey_form = (
-            FormRunner("survey", questions, self.texts, checker, confirm=False)
+            FormRunner("survey", questions, self.texts, checker, confirm=False, humans=False)
             if questions
             else None
         )

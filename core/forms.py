@@ -343,6 +343,7 @@ class FormRunner:
         answer stays accepted ("warn, never block").
     :param confirm: show the summary and ask for confirmation before submitting (a short
         questionnaire, such as the closing survey, submits after its last answer).
+    :param humans: offer a person after repeated refused answers (not in the survey).
     """
 
     def __init__(
@@ -355,6 +356,7 @@ class FormRunner:
         max_failures: int = 3,
         warnings: Mapping[str, FieldWarning] | None = None,
         confirm: bool = True,
+        humans: bool = True,
     ) -> None:
         self.name = name
         self.schema = schema
@@ -362,6 +364,7 @@ class FormRunner:
         self.max_failures = max_failures
         self.warnings = dict(warnings or {})
         self.confirm = confirm
+        self.humans = humans
         self.validator = jsonschema.Draft202012Validator(schema, format_checker=format_checker)
         self.fields: dict[str, Field] = {
             key: Field(
@@ -467,7 +470,7 @@ class FormRunner:
             if folded in self.words["cancel"]:
                 return self._end(CANCELLED, state, "form_cancelled")
             offered = not field.free_text or state.failures >= self.max_failures
-            if offered and folded in self.words["handover"]:
+            if self.humans and offered and folded in self.words["handover"]:
                 return self._end(HANDOVER, state, "form_handover")
             if folded in self.words["skip"]:
                 return self._skip(state, field)
@@ -508,7 +511,8 @@ class FormRunner:
             example = self._example(field)
             if example:
                 parts.append(self.texts("form_help_example", example=example))
-            parts.append(self.texts("form_help_handover"))
+            if self.humans:
+                parts.append(self.texts("form_help_handover"))
         return self._ask(state, field, parts)
 
     def _advance(self, state: _Progress, before: list[str]) -> FormStep:
@@ -587,10 +591,13 @@ class FormRunner:
         try:
             number = formats.parse_decimal(text)
         except (ValueError, InvalidOperation):
-            number = None
+            number = _NUMBER_WORDS.get(fold(text))
         if field.type == "integer":
             if number is None or number != number.to_integral_value():
-                raise Refused(self._custom(field, "type") or self.texts("form_error_type_integer"))
+                raise Refused(
+                    self._custom(field, "type")
+                    or self.texts("form_error_type_integer", example=_integer_example(field))
+                )
             return int(number)
         if number is None or not number.is_finite() or abs(number) > Decimal("1e15"):
             raise Refused(self._custom(field, "type") or self.texts("form_error_type_number"))
@@ -813,6 +820,25 @@ def _clean_answer(text: str) -> str:
     text = text[:ANSWER_LIMIT]
     chunks = (strip_invisible(text[i : i + PARSE_LIMIT]) for i in range(0, len(text), PARSE_LIMIT))
     return "".join(chunks).strip()
+
+
+#: Small numbers as words: "cinco" answers a 1–5 question.
+_NUMBER_WORDS = {
+    word: Decimal(value)
+    for value, words in enumerate(
+        [("zero",), ("um", "uma"), ("dois", "duas"), ("tres",), ("quatro",), ("cinco",),
+         ("seis",), ("sete",), ("oito",), ("nove",), ("dez",)]
+    )
+    for word in words
+}  # fmt: skip
+
+
+def _integer_example(field: Field) -> str:
+    """An integer the field accepts, for "answer with a whole number, like ..."."""
+    low, high = field.schema.get("minimum"), field.schema.get("maximum")
+    if low is not None:
+        return str(int(low) if high is None else (int(low) + int(high)) // 2)
+    return str(int(high)) if high is not None else "42"
 
 
 def _number_text(value: Any) -> str:

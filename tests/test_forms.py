@@ -242,7 +242,7 @@ def test_confirm_by_word() -> None:
         ("data", "31/02/2024", "não existe"),
         ("data", "amanhã", "dd/mm/aaaa"),
         ("valor", "muito caro", "em reais"),
-        ("quantidade", "duas", "número inteiro"),
+        ("quantidade", "várias", "número inteiro"),
         ("quantidade", "2,5", "número inteiro"),
         ("quantidade", "0", "no mínimo 1"),
         ("quantidade", "1.000", "no máximo 100"),

@@ -145,3 +145,12 @@ def test_a_command_is_not_taken_for_a_comment(storage: Storage) -> None:
 )
 def test_numbers_that_are_not_a_score_are_not_read_as_one(sentence: str) -> None:
     assert read_score(sentence, 0, 10) is None
+
+
+def test_extra_questions_take_number_words_and_offer_no_person(storage: Storage) -> None:
+    chat = Chat(Engine(storage, secret=SECRET, config=load_config(EXAMPLE)))
+    chat.script(MARIA, "encerrar", "10")
+    assert "foi fácil" in chat.send("cinco")
+    assert "número inteiro, por exemplo 3" in chat.send("muito")
+    third = chat.script("0", "0")
+    assert "no mínimo 1" in third and "atendente" not in third
