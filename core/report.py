@@ -106,14 +106,9 @@ class ReportScope:
         if self.since and self.until and self.since > self.until:
             raise ValueError(f"since ({self.since}) is after until ({self.until})")
 
-    def filters(self) -> dict[str, Any]:
-        """The keyword filters of the :mod:`civic.storage` report functions."""
-        return {
-            "since": self.since,
-            "until": self.until,
-            "department": self.department,
-            "timezone": self.timezone,
-        }
+    def filters(self) -> db.ReportFilter:
+        """The conversations the :mod:`civic.storage` report queries cover."""
+        return db.ReportFilter(self.since, self.until, self.department, self.timezone)
 
 
 class ReportQuery:
@@ -140,9 +135,9 @@ class ReportQuery:
     def _counts(self) -> tuple[Aggregate[int], Aggregate[int]]:
         def compute() -> tuple[Aggregate[int], Aggregate[int]]:
             filters = self.scope.filters()
-            ((conversations, contacts),) = db.report_conversation_counts(self._tx, **filters)
+            ((conversations, contacts),) = db.report_conversation_counts(self._tx, only=filters)
             grouped = (
-                db.report_conversation_counts(self._tx, by=self._by(), **filters)
+                db.report_conversation_counts(self._tx, by=self._by(), only=filters)
                 if self.scope.by
                 else []
             )
@@ -170,7 +165,7 @@ class ReportQuery:
         """The scores given, per scale and score (see :class:`ScoreCounts`)."""
 
         def compute() -> Aggregate[ScoreCounts]:
-            rows = db.report_score_counts(self._tx, by=self._by(), **self.scope.filters())
+            rows = db.report_score_counts(self._tx, by=self._by(), only=self.scope.filters())
             groups: dict[str, dict[tuple[int, int, int], int]] = {}
             for *keys, scale_min, scale_max, score, n in rows:
                 group = str(keys[0]) if keys else ""
@@ -186,7 +181,7 @@ class ReportQuery:
         """The number of forms submitted in the conversations."""
 
         def compute() -> Aggregate[int]:
-            rows = db.report_submission_counts(self._tx, by=self._by(), **self.scope.filters())
+            rows = db.report_submission_counts(self._tx, by=self._by(), only=self.scope.filters())
             groups = {str(row[0]): int(row[-1]) for row in rows} if self.scope.by else {}
             total = sum(int(row[-1]) for row in rows)
             return Aggregate(total, {key: groups.get(key, 0) for key in self.group_keys})
@@ -203,10 +198,10 @@ class ReportQuery:
 
         def compute() -> Aggregate[float | None]:
             filters = self.scope.filters()
-            ((total,),) = db.report_median_seconds(self._tx, end, **filters) or [(None,)]
+            ((total,),) = db.report_median_seconds(self._tx, end, only=filters) or [(None,)]
             groups: dict[str, float | None] = {}
             if self.scope.by:
-                rows = db.report_median_seconds(self._tx, end, by=self._by(), **filters)
+                rows = db.report_median_seconds(self._tx, end, by=self._by(), only=filters)
                 found = {str(key): value for key, value in rows}
                 groups = {key: found.get(key) for key in self.group_keys}
             return Aggregate(total, groups)
@@ -421,8 +416,8 @@ def build_timeline(storage: Storage, scope: ReportScope, *, period: str | None =
             end = scope.until or (last.date() if last else None)
             span = (end - start).days if start and end else 0
             period = "day" if span <= 62 else "week" if span <= 380 else "month"
-        counts = db.report_conversation_counts(tx, by=(period,), **filters)
-        scores = db.report_score_counts(tx, by=("department", period), **filters)
+        counts = db.report_conversation_counts(tx, by=(period,), only=filters)
+        scores = db.report_score_counts(tx, by=("department", period), only=filters)
     by_department: dict[str, dict[str, ScoreCounts]] = {}
     for department, key, scale_min, scale_max, score, n in scores:
         cells = by_department.setdefault(str(department), {})

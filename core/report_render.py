@@ -461,7 +461,9 @@ def export_conversations(
         writer.writerow(EXPORT_COLUMNS)
     count = 0
     with storage.reading() as tx:
-        for row in db.export_conversation_rows(tx, since=since, until=until, timezone=timezone):
+        for row in db.export_conversation_rows(
+            tx, only=db.ReportFilter(since, until, timezone=timezone)
+        ):
             record = {
                 "conversation_id": row["conversation_id"],
                 "protocols": row["protocols"],

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlmodel import SQLModel
@@ -505,6 +506,17 @@ BOT_AGENT = "(bot)"
 DURATION_ENDS = {"first_response": "first_response_at", "closed": "closed_at"}
 
 
+@attrs.frozen
+class ReportFilter:
+    """Which conversations a report query covers: opened between ``since`` and ``until``
+    (inclusive days in ``timezone``), of ``department`` when given."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    department: str | None = None
+    timezone: str = "UTC"
+
+
 def _report_key(dialect: str, by: str, timezone: str = "UTC") -> sa.ColumnElement[Any]:
     """The group key of one conversation (a string) for the grouping ``by``; days, weeks
     and months are the city's, in ``timezone``."""
@@ -551,22 +563,16 @@ def _day_start(day: dt.date, timezone: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), zoneinfo.ZoneInfo(timezone))
 
 
-def _report_where(
-    since: dt.date | None,
-    until: dt.date | None,
-    department: str | None,
-    timezone: str = "UTC",
-) -> list[sa.ColumnElement[bool]]:
-    """Filters on the conversation: opened between the dates (inclusive, days in
-    ``timezone``), department."""
+def _report_where(only: ReportFilter) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of a :class:`ReportFilter` on the conversation table."""
     where: list[sa.ColumnElement[bool]] = []
-    if since is not None:
-        where.append(conversation_t.c.opened_at >= _day_start(since, timezone))
-    if until is not None:
-        end = _day_start(until + dt.timedelta(days=1), timezone)
+    if only.since is not None:
+        where.append(conversation_t.c.opened_at >= _day_start(only.since, only.timezone))
+    if only.until is not None:
+        end = _day_start(only.until + dt.timedelta(days=1), only.timezone)
         where.append(conversation_t.c.opened_at < end)
-    if department is not None:
-        where.append(conversation_t.c.department == department)
+    if only.department is not None:
+        where.append(conversation_t.c.department == only.department)
     return where
 
 
@@ -574,25 +580,22 @@ def _report_select(
     dialect: str,
     by: tuple[str, ...],
     columns: list[sa.ColumnElement[Any]],
+    only: ReportFilter,
     *,
-    since: dt.date | None,
-    until: dt.date | None,
-    department: str | None,
-    timezone: str = "UTC",
     with_rating: bool = False,
 ) -> sa.Select[Any]:
     """SELECT keys..., columns... FROM conversation [LEFT JOIN rating], filtered and grouped.
 
     The rating is joined only when ``with_rating`` or grouping by agent needs it.
     """
-    keys = [_report_key(dialect, name, timezone).label(f"key{i}") for i, name in enumerate(by)]
+    keys = [_report_key(dialect, name, only.timezone).label(f"key{i}") for i, name in enumerate(by)]
     source: Any = conversation_t
     if with_rating or "agent" in by:
         source = conversation_t.outerjoin(
             rating_t, rating_t.c.conversation_id == conversation_t.c.id
         )
     query = sa.select(*keys, *columns).select_from(source)
-    query = query.where(*_report_where(since, until, department, timezone))
+    query = query.where(*_report_where(only))
     return query.group_by(*keys) if keys else query
 
 
@@ -600,20 +603,14 @@ def report_conversation_counts(
     tx: Transaction,
     *,
     by: tuple[str, ...] = (),
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    department: str | None = None,
-    timezone: str = "UTC",
+    only: ReportFilter = ReportFilter(),
 ) -> list[tuple[Any, ...]]:
     """``(keys..., conversations, contacts)`` per group; contacts are distinct citizens."""
     query = _report_select(
         tx.conn.dialect.name,
         by,
         [sa.func.count(), sa.func.count(sa.distinct(conversation_t.c.citizen_id))],
-        since=since,
-        until=until,
-        department=department,
-        timezone=timezone,
+        only,
     )
     return [tuple(row) for row in tx.conn.execute(query)]
 
@@ -622,10 +619,7 @@ def report_score_counts(
     tx: Transaction,
     *,
     by: tuple[str, ...] = (),
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    department: str | None = None,
-    timezone: str = "UTC",
+    only: ReportFilter = ReportFilter(),
 ) -> list[tuple[Any, ...]]:
     """``(keys..., scale_min, scale_max, score, count)`` for every score given."""
     scale = [rating_t.c.scale_min, rating_t.c.scale_max, rating_t.c.score]
@@ -633,10 +627,7 @@ def report_score_counts(
         tx.conn.dialect.name,
         by,
         [*scale, sa.func.count()],
-        since=since,
-        until=until,
-        department=department,
-        timezone=timezone,
+        only,
         with_rating=True,
     )
     query = query.where(rating_t.c.score.is_not(None)).group_by(*scale)
@@ -647,20 +638,14 @@ def report_submission_counts(
     tx: Transaction,
     *,
     by: tuple[str, ...] = (),
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    department: str | None = None,
-    timezone: str = "UTC",
+    only: ReportFilter = ReportFilter(),
 ) -> list[tuple[Any, ...]]:
     """``(keys..., submissions)``: forms submitted in the conversations of each group."""
     query = _report_select(
         tx.conn.dialect.name,
         by,
         [sa.func.count(submission_t.c.id)],
-        since=since,
-        until=until,
-        department=department,
-        timezone=timezone,
+        only,
     )
     query = query.join(submission_t, submission_t.c.conversation_id == conversation_t.c.id)
     return [tuple(row) for row in tx.conn.execute(query)]
@@ -677,10 +662,7 @@ def report_median_seconds(
     end: str,
     *,
     by: tuple[str, ...] = (),
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    department: str | None = None,
-    timezone: str = "UTC",
+    only: ReportFilter = ReportFilter(),
 ) -> list[tuple[Any, ...]]:
     """``(keys..., median)``: the median seconds from opening to ``end`` per group.
 
@@ -691,13 +673,12 @@ def report_median_seconds(
     dialect = tx.conn.dialect.name
     end_column = conversation_t.c[DURATION_ENDS[end]]
     seconds = _seconds_between(dialect, conversation_t.c.opened_at, end_column)
-    filters = dict(since=since, until=until, department=department, timezone=timezone)
     if dialect != "sqlite":
         median = sa.func.percentile_cont(0.5).within_group(seconds)
-        query = _report_select(dialect, by, [median], **filters).where(end_column.is_not(None))
+        query = _report_select(dialect, by, [median], only).where(end_column.is_not(None))
         return [(*row[:-1], _float(row[-1])) for row in tx.conn.execute(query)]
     if not by:  # one group: count, then read the middle one or two rows in order
-        base = _report_select(dialect, (), [seconds.label("seconds")], **filters)
+        base = _report_select(dialect, (), [seconds.label("seconds")], only)
         base = base.where(end_column.is_not(None))
         size = tx.conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar()
         if not size:
@@ -705,7 +686,7 @@ def report_median_seconds(
         middle_rows = base.order_by(seconds).limit(2 - size % 2).offset((size - 1) // 2)
         values = [float(value) for value in tx.conn.execute(middle_rows).scalars()]
         return [(sum(values) / len(values),)]
-    keys = [_report_key(dialect, name, timezone) for name in by]
+    keys = [_report_key(dialect, name, only.timezone) for name in by]
     ranked = (
         _report_select(
             dialect,
@@ -715,7 +696,7 @@ def report_median_seconds(
                 sa.func.row_number().over(partition_by=keys, order_by=seconds).label("rank"),
                 sa.func.count().over(partition_by=keys).label("size"),
             ],
-            **filters,
+            only,
         )
         .where(end_column.is_not(None))
         .group_by(None)  # one row per conversation: the window does the grouping
@@ -746,7 +727,7 @@ def report_opened_range(
     """The first and last ``opened_at`` (of one department's conversations, if given)."""
     query = sa.select(
         sa.func.min(conversation_t.c.opened_at), sa.func.max(conversation_t.c.opened_at)
-    ).where(*_report_where(None, None, department))
+    ).where(*_report_where(ReportFilter(department=department)))
     first, last = tx.conn.execute(query).one()
     return _datetime(first), _datetime(last)
 
@@ -754,9 +735,7 @@ def report_opened_range(
 def export_conversation_rows(
     tx: Transaction,
     *,
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    timezone: str = "UTC",
+    only: ReportFilter = ReportFilter(),
     batch: int = 1000,
 ) -> Iterator[RowMapping]:
     """Stream one row per conversation, oldest first, ``batch`` rows at a time.
@@ -789,7 +768,7 @@ def export_conversation_rows(
         .select_from(
             conversation_t.outerjoin(rating_t, rating_t.c.conversation_id == conversation_t.c.id)
         )
-        .where(*_report_where(since, until, None, timezone))
+        .where(*_report_where(only))
         .order_by(conversation_t.c.opened_at, conversation_t.c.id)
     )
     result = tx.conn.execution_options(yield_per=batch).execute(query)
