@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from civic import cpf as civic_cpf
 from civic.engine import Engine
 from civic.plugins import load_plugins
 from civic.storage import Storage
@@ -29,12 +30,8 @@ LINES = ["{name} {cpf}", "2", "2", "não", "nota 10", "Muito bom"]
 
 
 def cpf(number: int) -> str:
-    """A valid CPF made from ``number``."""
-    base = [int(d) for d in f"{100_000_000 + number * 7919:09d}"[-9:]]
-    for start in (10, 11):
-        total = sum(d * w for d, w in zip(base, range(start, 1, -1), strict=False))
-        base.append((total * 10) % 11 % 10)
-    return "".join(map(str, base))
+    """A valid, fictitious CPF made from ``number``."""
+    return civic_cpf.complete(f"{100_000_000 + number * 7919:09d}"[-9:])
 
 
 def run_engine(url: str, conversations: int) -> tuple[float, float, int]:

@@ -27,11 +27,6 @@ class CpfProblem:
     digits: str = ""
 
 
-def digit_runs(text: str) -> list[str]:
-    """The digit groups of ``text`` with their separators removed, in order."""
-    return [re.sub(r"\D", "", m.group()) for m in _DIGIT_RUN.finditer(text)]
-
-
 def find_cpf(text: str) -> tuple[str, tuple[int, int]] | CpfProblem:
     """Find the CPF in ``text``.
 
@@ -84,10 +79,14 @@ def validate(digits: str) -> CpfProblem | None:
     return None
 
 
-def is_valid(value: str) -> bool:
-    """Whether ``value`` (any punctuation) is a valid CPF."""
-    digits = re.sub(r"\D", "", value)
-    return validate(digits) is None and len(re.sub(r"[\d.\-\s]", "", value)) == 0
+def complete(base: str) -> str:
+    """The nine ``base`` digits followed by their two check digits (for fictitious CPFs
+    in examples and benchmarks)."""
+    digits = [int(d) for d in base]
+    for start in (10, 11):
+        total = sum(d * w for d, w in zip(digits, range(start, 1, -1), strict=False))
+        digits.append(total * 10 % 11 % 10)
+    return "".join(map(str, digits))
 
 
 def mask(digits: str) -> str:

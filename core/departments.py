@@ -49,15 +49,21 @@ class Registry:
         return [d.slug for d in self.departments]
 
 
-def collect(manager: pluggy.PluginManager, enabled: Iterable[str] | None = None) -> Registry:
+def collect(
+    manager: pluggy.PluginManager,
+    enabled: Iterable[str] | None = None,
+    formats: frozenset[str] | None = None,
+) -> Registry:
     """Ask every plugin for its departments; keep the valid, enabled ones.
 
     ``enabled`` (from the city configuration) keeps only those slugs, in that order;
-    otherwise departments appear in their ``order``, then by name.
+    otherwise departments appear in their ``order``, then by name. ``formats`` are the
+    registered format names forms may use (looked up when not given).
     """
     found: dict[str, Department] = {}
     registry = Registry()
-    formats = frozenset(build_format_checker(manager).checkers)
+    if formats is None:
+        formats = frozenset(build_format_checker(manager).checkers)
     for plugin_name, caller in each_plugin("register_departments", manager):
         try:
             caller(register=_Recorder(plugin_name, found, registry, formats))

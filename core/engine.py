@@ -114,8 +114,10 @@ class Engine:
         self.pm = manager or load_plugins()
         self.clock = clock
         self.texts = Texts(self.config.locale, self.config.texts)
-        self.registry = departments.collect(self.pm, self.config.departments)
         checker = build_format_checker(self.pm)
+        self.registry = departments.collect(
+            self.pm, self.config.departments, frozenset(checker.checkers)
+        )
         self.forms: dict[tuple[str, str], FormRunner] = {
             (department.slug, name): FormRunner(
                 name,

@@ -52,9 +52,6 @@ class Texts:
             # A city's override with a broken placeholder: say the default instead.
             return self.defaults.get(key, template).format_map(_Lenient(values))
 
-    def keys(self) -> list[str]:
-        return sorted(self.catalog)
-
 
 class _Lenient(dict[str, Any]):
     """Leave unknown placeholders visible rather than crash on a city's typo."""

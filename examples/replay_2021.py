@@ -18,6 +18,7 @@ import random
 import sys
 import zoneinfo
 
+from civic import cpf as civic_cpf
 from civic.engine import Engine
 from civic.plugins import load_plugins
 from civic.storage import Storage
@@ -37,12 +38,8 @@ COMMENTS = ["Muito rápido, obrigado!", "não", "Atendimento excelente", "não",
 
 
 def cpf(number: int) -> str:
-    """A valid CPF made from ``number`` (fictitious, for the replay only)."""
-    base = [int(d) for d in f"{100_000_000 + number * 7919:09d}"[-9:]]
-    for start in (10, 11):
-        total = sum(d * w for d, w in zip(base, range(start, 1, -1), strict=False))
-        base.append((total * 10) % 11 % 10)
-    return "".join(map(str, base))
+    """A valid, fictitious CPF made from ``number``."""
+    return civic_cpf.complete(f"{100_000_000 + number * 7919:09d}"[-9:])
 
 
 def replay(engine: Engine, *, seed: int = 2021) -> int:
