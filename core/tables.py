@@ -49,13 +49,19 @@ class Setting(SQLModel, table=True):
 
 
 class Citizen(SQLModel, table=True):
-    """A person, recognised by a keyed hash of their CPF; the CPF itself is never stored."""
+    """A person, recognised by a keyed hash of their CPF.
+
+    The CPF is kept three ways: ``cpf_hash`` (HMAC with the instance secret) to recognise
+    a returning citizen, ``cpf_masked`` for display, and ``cpf_encrypted`` (Fernet, see
+    :mod:`civic.crypto`) for the staff who need it; revealing it is audited.
+    """
 
     __tablename__ = "citizen"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(Text, nullable=False))
     cpf_hash: str = Field(max_length=64, unique=True, index=True)
     cpf_masked: str = Field(max_length=14)
+    cpf_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: dt.datetime = utc_field()
     last_seen_at: dt.datetime = utc_field()
 
@@ -75,6 +81,7 @@ class Conversation(SQLModel, table=True):
             postgresql_where=text("closed_at IS NULL"),
         ),
         Index("ix_conversation_opened_at", "opened_at"),
+        Index("ix_conversation_state", "state", "department"),
     )
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=32)
@@ -88,6 +95,20 @@ class Conversation(SQLModel, table=True):
     updated_at: dt.datetime = utc_field()
     first_response_at: dt.datetime | None = utc_field(nullable=True)
     closed_at: dt.datetime | None = utc_field(nullable=True)
+    #: The name the citizen gave in this conversation (a CPF does not rename anyone).
+    citizen_name: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    #: The attendant who has the conversation (or had it when it closed).
+    agent: str | None = Field(default=None, max_length=64)
+    #: When the conversation was last handed to the team, and when an attendant first
+    #: answered after that: the first-response time is the attendant's, not the bot's.
+    handed_over_at: dt.datetime | None = utc_field(nullable=True)
+    agent_first_response_at: dt.datetime | None = utc_field(nullable=True)
+    #: When an attendant closed it (the resolution time runs from the hand-over).
+    resolved_at: dt.datetime | None = utc_field(nullable=True)
+    #: The citizen's last message, for expiry.
+    last_citizen_at: dt.datetime | None = utc_field(nullable=True)
+    #: Why it closed: ``completed`` (survey or goodbye), ``agent`` or ``abandoned``.
+    close_reason: str | None = Field(default=None, max_length=16)
 
 
 class Message(SQLModel, table=True):
@@ -117,6 +138,11 @@ class Submission(SQLModel, table=True):
     protocol: str = Field(max_length=64, unique=True, index=True)
     status: str = Field(default="received", max_length=32)
     data: str = Field(sa_column=Column(Text, nullable=False))
+    #: Answers that hold a document number (a CPF), Fernet-encrypted JSON; ``data``
+    #: keeps them masked.
+    secret_data: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", index=True)
+    citizen_name: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: dt.datetime = utc_field()
     updated_at: dt.datetime = utc_field()
 
@@ -144,4 +170,76 @@ class Rating(SQLModel, table=True):
     scale_max: int = 10
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     answers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = utc_field()
+
+
+class Outbox(SQLModel, table=True):
+    """Every message civic sends, with its delivery status.
+
+    ``status`` moves forward only: pending, sent, delivered, read (or failed).
+    ``in_reply_to`` is the inbound message that caused it, when one did; an attendant's
+    reply, a protocol status change or a timeout notice has none.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_address_status", "channel", "address", "status"),
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", unique=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    in_reply_to: int | None = Field(default=None, foreign_key="message.id", index=True)
+    channel: str = Field(max_length=32)
+    address: str = Field(max_length=128)
+    author: str = Field(max_length=16)  # "bot", "agent" or "system"
+    agent: str | None = Field(default=None, max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # {"text", "choices"}
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = utc_field(nullable=True)
+    provider_message_id: str | None = Field(default=None, max_length=128, index=True)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: dt.datetime = utc_field()
+    updated_at: dt.datetime = utc_field()
+
+
+class Event(SQLModel, table=True):
+    """Something that happened to a conversation besides a message: handed over, taken,
+    released, transferred, closed, expired. ``actor`` is an attendant's name, ``citizen``,
+    ``bot`` or ``system``."""
+
+    __tablename__ = "event"
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    kind: str = Field(max_length=32)
+    actor: str = Field(max_length=64)
+    department: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: dt.datetime = utc_field()
+
+
+class Agent(SQLModel, table=True):
+    """A member of the team who answers citizens (an attendant)."""
+
+    __tablename__ = "agent"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    departments: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
+    is_admin: bool = False
+    active: bool = True
+    password_hash: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: dt.datetime = utc_field()
+
+
+class Audit(SQLModel, table=True):
+    """Who saw what: every reveal of a CPF or other protected data."""
+
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    target: str = Field(max_length=128)  # "citizen:12", "protocol:PROCON-2026-000001"
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: dt.datetime = utc_field()
