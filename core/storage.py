@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import logging
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlmodel import SQLModel
 
-from civic import tables
+from civic import migrations, tables
 
 log = logging.getLogger(__name__)
 
@@ -76,28 +76,16 @@ def storable_text(text: str) -> str:
 
 
 # -- schema versions ------------------------------------------------------------------
-# Each migration upgrades the schema by one version, inside one transaction. Version 1
-# creates every table; later versions must only ALTER, so data is never lost. We keep this
-# small runner instead of Alembic: civic owns a handful of tables, needs upgrades to run
-# unattended on `civic` start-up on both SQLite and PostgreSQL, and plugins own no tables.
+# The Alembic revisions of civic.migrations upgrade the schema, unattended, when civic
+# starts (`Storage.migrate`). civic before Alembic kept a schema version in civic_setting
+# instead: such a database (version 1) is stamped at revision 0001, then upgraded.
 
-
-def _create_all(conn: Connection) -> None:
-    SQLModel.metadata.create_all(conn, tables=[t.__table__ for t in _TABLES])
-
-
-_TABLES = (
-    tables.Setting,
-    tables.Citizen,
-    tables.Conversation,
-    tables.Message,
-    tables.Submission,
-    tables.ProtocolCounter,
-    tables.Rating,
-)
-
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_create_all,)
-SCHEMA_VERSION = len(MIGRATIONS)
+#: Serialises the upgrade of several workers starting at once on PostgreSQL (on SQLite
+#: the BEGIN IMMEDIATE write transaction does); the key spells "civicmig".
+_MIGRATION_LOCK = sa.text("SELECT pg_advisory_xact_lock(7163386877321242983)")
+#: The civic_setting key of the pre-Alembic schema version. It is kept equal to the
+#: number of the current revision, so an older civic refuses a newer database.
+LEGACY_VERSION_KEY = "schema_version"
 
 
 class Storage:
@@ -122,37 +110,58 @@ class Storage:
 
     # -- schema ---------------------------------------------------------------------
     def schema_version(self) -> int:
-        """The schema version of the database (0 when it is empty)."""
+        """The schema version: 0 for an empty database, else its revision's number
+        (revision ``0002`` is 2; a database of civic before Alembic reports its version)."""
         try:
             with self.engine.connect() as conn:
-                if not sa.inspect(conn).has_table(setting_t.name):
-                    return 0
-                value = conn.execute(
-                    sa.select(setting_t.c.value).where(setting_t.c.key == "schema_version")
-                ).scalar()
+                revision, _legacy = _stored_revision(conn)
+            return 0 if revision is None else migrations.revision_number(revision)
+        except migrations.UnknownRevision as exc:
+            raise StorageError(self._unknown_revision(exc.revision)) from None
         except sa.exc.DBAPIError as exc:  # unreachable server, not a database, no access
             raise StorageError(f"cannot open database {_safe_url(self.url)}: {exc.orig}") from None
-        return int(value or 0)
 
     def migrate(self) -> int:
-        """Bring the schema up to date; return the number of migrations applied."""
-        current = self.schema_version()
-        if current > SCHEMA_VERSION:
+        """Bring the schema up to date; return the number of revisions applied.
+
+        Several workers may start at once on a new database: one upgrades while the others
+        wait for its lock (an advisory lock on PostgreSQL, the write transaction on
+        SQLite), then find nothing left to do. Each upgrade is one transaction.
+        """
+        try:
+            with self.engine.connect() as conn:
+                revision, legacy = _stored_revision(conn)
+            if revision == migrations.HEAD and not legacy:
+                return 0  # the usual start: no lock taken, Alembic not even imported
+            with self._writer.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(_MIGRATION_LOCK)
+                revision, legacy = _stored_revision(conn)  # again, now that we hold the lock
+                applied = migrations.upgrade(conn, revision, stamp=legacy)
+                if applied or legacy:
+                    head = migrations.revision_number(migrations.HEAD)
+                    _put_setting(conn, LEGACY_VERSION_KEY, str(head))
+        except migrations.UnknownRevision as exc:
+            raise StorageError(self._unknown_revision(exc.revision)) from None
+        except sa.exc.DBAPIError as exc:
             raise StorageError(
-                f"database {_safe_url(self.url)} has schema version {current}, newer than "
-                f"this civic ({SCHEMA_VERSION}); upgrade civic"
+                f"cannot set up database {_safe_url(self.url)}: {exc.orig}"
+            ) from None
+        if applied:
+            log.info("database upgraded to schema revision %s", migrations.HEAD)
+        return applied
+
+    def _unknown_revision(self, revision: str) -> str:
+        where = f"database {_safe_url(self.url)}"
+        if not revision.isdigit():
+            return (
+                f"{where} holds Alembic revision {revision!r}, which is not civic's: "
+                "give civic a database (or PostgreSQL schema) of its own"
             )
-        for version in range(current, SCHEMA_VERSION):
-            try:
-                with self._writer.begin() as conn:
-                    MIGRATIONS[version](conn)
-                    _put_setting(conn, "schema_version", str(version + 1))
-            except sa.exc.DBAPIError as exc:
-                raise StorageError(
-                    f"cannot set up database {_safe_url(self.url)}: {exc.orig}"
-                ) from None
-            log.info("database upgraded to schema version %d", version + 1)
-        return SCHEMA_VERSION - current
+        return (
+            f"{where} has schema revision {revision}, newer than this civic knows "
+            f"({migrations.HEAD}): upgrade civic"
+        )
 
     # -- transactions ---------------------------------------------------------------
     @contextmanager
@@ -488,6 +497,27 @@ def _safe_url(url: str) -> str:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
         return url
+
+
+def _stored_revision(conn: Connection) -> tuple[str | None, bool]:
+    """The database's schema revision (``None`` when it is empty), and whether it comes
+    from the schema version of civic before Alembic (no ``alembic_version`` yet)."""
+    inspector = sa.inspect(conn)
+    if inspector.has_table("alembic_version"):
+        found = list(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+        if len(found) > 1:  # branches: not civic's straight line of revisions
+            raise migrations.UnknownRevision(" ".join(sorted(found)))
+        if found:
+            return str(found[0]), False
+    if inspector.has_table(setting_t.name):
+        version = conn.execute(
+            sa.select(setting_t.c.value).where(setting_t.c.key == LEGACY_VERSION_KEY)
+        ).scalar()
+        if version:
+            if not version.isdigit():
+                raise migrations.UnknownRevision(version)
+            return migrations.revision_id(int(version)), True
+    return None, False
 
 
 # -- reports --------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlmodel import SQLModel
 
 from civic.plugins import load_plugins
 from civic.storage import Storage
@@ -52,8 +51,9 @@ def make_storage(kind: str, path: Path) -> Storage:
     if kind == "postgres":
         assert POSTGRES_URL
         storage = Storage(POSTGRES_URL)
-        with storage.engine.begin() as conn:
-            SQLModel.metadata.drop_all(conn)
+        with storage.engine.begin() as conn:  # empty: no tables left, not even alembic_version
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
     else:
         storage = Storage(f"sqlite:///{path / 'civic.db'}")
     storage.migrate()
