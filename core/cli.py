@@ -102,7 +102,7 @@ def run(
         secret = instance.load_secret()
         instance.verify_secret(storage, secret)
         engine = Engine(storage, secret=secret, config=city)
-    except instance.SecretMismatch as exc:
+    except (instance.SecretMismatch, instance.SecretError) as exc:
         fail(str(exc))
     if department is not None and engine.registry.get(department) is None:
         available = ", ".join(engine.registry.slugs) or "none"

@@ -2,6 +2,8 @@
 
 ``CIVIC_HOME`` overrides the per-user data folder (``platformdirs.user_data_dir("civic")``,
 for example ``~/.local/share/civic`` on Linux). The default database is ``civic.db`` there.
+The folder is created readable by its owner only, and so are the files civic keeps in it
+(``secret.key``, ``cpf.key``, the SQLite database); see ``docs/security.md``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,13 +22,49 @@ if TYPE_CHECKING:
     from civic.storage import Storage
 
 SECRET_ENV = "CIVIC_SECRET"
+SECRET_FILE = "secret.key"
+#: The shortest secret accepted, in bytes (a generated one has 64).
+MIN_SECRET_LENGTH = 16
+_NEW_SECRET_HINT = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+class SecretError(RuntimeError):
+    """The instance secret is empty or too short; the message says how to fix it."""
 
 
 def home() -> Path:
-    """The instance folder (created when missing)."""
+    """The instance folder, created owner-only (0700) when missing."""
     path = Path(os.environ.get("CIVIC_HOME") or platformdirs.user_data_dir("civic"))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def create_private_file(path: Path, text: str) -> str:
+    """Create ``path`` holding ``text``, readable by its owner only, unless it exists;
+    return what the file holds.
+
+    Atomic, for several workers starting at once: ``text`` is written to a temporary file
+    (0600) in the same folder, which is then hard-linked to ``path``. The link fails when
+    ``path`` already exists, and then the existing file is read instead. Nobody ever sees
+    a partly written file.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        pass
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another worker created it first: use theirs
+            return path.read_text(encoding="utf-8")
+        return text
+    finally:
+        os.unlink(temporary)
 
 
 def default_database_url() -> str:
@@ -36,21 +75,36 @@ def default_database_url() -> str:
 def load_secret() -> bytes:
     """The key of the CPF hashes: ``CIVIC_SECRET``, else ``secret.key`` in :func:`home`.
 
-    The file is created with a random key, readable by its owner only, on first run. Keep
-    it apart from database backups: with it, a stolen database's CPF hashes could be
-    tested against every possible CPF. Several workers must share the same secret.
+    The file is created with a random key, readable by its owner only, on first run
+    (atomically: workers starting together all read the same key). Keep it apart from
+    database backups: with it, a stolen database's CPF hashes could be tested against
+    every possible CPF. Several workers must share the same secret. An empty or short
+    secret (under :data:`MIN_SECRET_LENGTH`) raises :class:`SecretError`.
     """
     from_env = os.environ.get(SECRET_ENV)
-    if from_env:
-        return from_env.encode("utf-8")
-    path = home() / "secret.key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip().encode("ascii")
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(32))
-    return path.read_text(encoding="ascii").strip().encode("ascii")
+    if from_env is not None:
+        return _checked_secret(from_env.encode("utf-8"), SECRET_ENV, is_file=False)
+    path = home() / SECRET_FILE
+    text = create_private_file(path, secrets.token_hex(32) + "\n")
+    return _checked_secret(text.strip().encode("utf-8"), str(path), is_file=True)
+
+
+def _checked_secret(secret: bytes, source: str, *, is_file: bool) -> bytes:
+    """``secret`` if it is long enough, else a :class:`SecretError` saying what to do."""
+    if len(secret.strip()) >= MIN_SECRET_LENGTH:
+        return secret
+    problem = f"is too short ({len(secret)} bytes)" if secret.strip() else "is empty"
+    if is_file:
+        remedy = (
+            "if this installation has no citizens yet, delete the file and civic makes a "
+            "new one; otherwise put the installation's secret back in it"
+        )
+    else:
+        remedy = f"set it to the installation's secret, or unset it to use {home() / SECRET_FILE}"
+    raise SecretError(
+        f"the instance secret in {source} {problem}: it needs at least {MIN_SECRET_LENGTH} "
+        f"random characters ({_NEW_SECRET_HINT} makes one); {remedy}"
+    )
 
 
 class SecretMismatch(RuntimeError):

@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import stat
 import zoneinfo
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -99,6 +102,9 @@ class Storage:
             raise StorageError(f"cannot use database URL {_safe_url(url)!r}: {exc}") from None
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
+            database_file = _sqlite_file(self.engine.url)
+            if database_file is not None:
+                _make_owner_only(database_file)
             _tune_sqlite(self.engine)
         self._writer = self.engine.execution_options(civic_immediate=True)
 
@@ -518,6 +524,40 @@ def _stored_revision(conn: Connection) -> tuple[str | None, bool]:
                 raise migrations.UnknownRevision(version)
             return migrations.revision_id(int(version)), True
     return None, False
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    """The database file of a SQLite URL; ``None`` in memory or for a ``file:`` URI."""
+    name = url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def _make_owner_only(path: Path) -> None:
+    """Keep a SQLite database readable by its owner only (0600).
+
+    A new file is created owner-only before SQLite would create it with the umask's
+    mode; an existing one, and its ``-wal`` and ``-shm`` companions, lose any group and
+    other permissions (SQLite gives companions it creates the database file's mode).
+    Problems are logged, not raised: connecting reports an unusable file better.
+    """
+    try:
+        if path.parent.is_dir():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        log.warning("cannot create %s owner-only: %s", path, exc)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("cannot make %s readable by its owner only: %s", file, exc)
 
 
 # -- reports --------------------------------------------------------------------------
