@@ -13,7 +13,7 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from civic import __version__, cli_admin, cli_report, instance
+from civic import __version__, cli_admin, cli_keys, cli_report, instance
 from civic.cli_admin import ConfigOption
 from civic.cli_common import DatabaseUrl, fail, open_storage
 from civic.config import ConfigError, load_config
@@ -232,6 +232,7 @@ def plugins(
 
 cli_admin.register(app)
 cli_report.register(app)
+cli_keys.register(app)
 
 
 # -- entry point --------------------------------------------------------------------

@@ -13,7 +13,7 @@ import logging
 import os
 import stat
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -558,6 +558,44 @@ def _make_owner_only(path: Path) -> None:
             continue
         except OSError as exc:
             log.warning("cannot make %s readable by its owner only: %s", file, exc)
+
+
+# -- encryption at rest ---------------------------------------------------------------
+
+#: The columns that hold Fernet tokens (see civic.crypto), as (table, column).
+ENCRYPTED_COLUMNS = ((citizen_t, "cpf_encrypted"), (submission_t, "secret_data"))
+
+
+def rotate_encrypted(tx: Transaction, rotate: Callable[[str], str], *, batch: int = 500) -> int:
+    """Replace every encrypted value with ``rotate(value)``; return how many there were.
+
+    Used by ``civic keys rotate`` with :meth:`civic.crypto.Vault.rotate`. Rows are read
+    ``batch`` at a time in id order, so memory stays flat; everything happens in ``tx``,
+    so a value no key opens leaves every row as it was.
+    """
+    count = 0
+    for table, name in ENCRYPTED_COLUMNS:
+        column = table.c[name]
+        update = (
+            table.update()
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values({name: sa.bindparam("token")})
+        )
+        last_id = -1
+        while True:
+            rows = tx.conn.execute(
+                sa.select(table.c.id, column)
+                .where(column.is_not(None), table.c.id > last_id)
+                .order_by(table.c.id)
+                .limit(batch)
+            ).all()
+            if not rows:
+                break
+            tokens = [{"row_id": row_id, "token": rotate(value)} for row_id, value in rows]
+            tx.conn.execute(update, tokens)
+            count += len(rows)
+            last_id = rows[-1][0]
+    return count
 
 
 # -- reports --------------------------------------------------------------------------
