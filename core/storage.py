@@ -118,14 +118,11 @@ class Storage:
     def schema_version(self) -> int:
         """The schema version: 0 for an empty database, else its revision's number
         (revision ``0002`` is 2; a database of civic before Alembic reports its version)."""
+        revision, _legacy = self._revision()
         try:
-            with self.engine.connect() as conn:
-                revision, _legacy = _stored_revision(conn)
             return 0 if revision is None else migrations.revision_number(revision)
         except migrations.UnknownRevision as exc:
             raise StorageError(self._unknown_revision(exc.revision)) from None
-        except sa.exc.DBAPIError as exc:  # unreachable server, not a database, no access
-            raise StorageError(f"cannot open database {_safe_url(self.url)}: {exc.orig}") from None
 
     def migrate(self) -> int:
         """Bring the schema up to date; return the number of revisions applied.
@@ -134,11 +131,10 @@ class Storage:
         wait for its lock (an advisory lock on PostgreSQL, the write transaction on
         SQLite), then find nothing left to do. Each upgrade is one transaction.
         """
+        revision, legacy = self._revision()
+        if revision == migrations.HEAD and not legacy:
+            return 0  # the usual start: no lock taken, Alembic not even imported
         try:
-            with self.engine.connect() as conn:
-                revision, legacy = _stored_revision(conn)
-            if revision == migrations.HEAD and not legacy:
-                return 0  # the usual start: no lock taken, Alembic not even imported
             with self._writer.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     conn.execute(_MIGRATION_LOCK)
@@ -156,6 +152,16 @@ class Storage:
         if applied:
             log.info("database upgraded to schema revision %s", migrations.HEAD)
         return applied
+
+    def _revision(self) -> tuple[str | None, bool]:
+        """What :func:`_stored_revision` says, with errors as :class:`StorageError`."""
+        try:
+            with self.engine.connect() as conn:
+                return _stored_revision(conn)
+        except migrations.UnknownRevision as exc:
+            raise StorageError(self._unknown_revision(exc.revision)) from None
+        except sa.exc.DBAPIError as exc:  # unreachable server, not a database, no access
+            raise StorageError(f"cannot open database {_safe_url(self.url)}: {exc.orig}") from None
 
     def _unknown_revision(self, revision: str) -> str:
         where = f"database {_safe_url(self.url)}"

@@ -435,7 +435,9 @@ def test_database_errors_hide_the_password() -> None:
             with pytest.raises(StorageError) as raised:
                 call()
             assert "hunter2" not in str(raised.value)
-            assert "civic:***@127.0.0.1:1/civic" in str(raised.value)
+            assert "cannot open database postgresql+psycopg://civic:***@127.0.0.1:1/civic" in str(
+                raised.value
+            )
     finally:
         storage.close()
 
