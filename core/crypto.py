@@ -30,8 +30,12 @@ _NEW_KEY_HINT = (
 )
 
 
-class VaultError(RuntimeError):
-    """The CPF keys are missing or invalid; the message says which and how to fix it."""
+class VaultError(instance.SecretError):
+    """The CPF keys are missing or invalid; the message says which and how to fix it.
+
+    A :class:`civic.instance.SecretError`, so a command that reports an unusable secret
+    reports unusable keys the same way.
+    """
 
 
 class DecryptionError(VaultError):

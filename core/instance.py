@@ -29,7 +29,9 @@ _NEW_SECRET_HINT = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 
 
 class SecretError(RuntimeError):
-    """The instance secret is empty or too short; the message says how to fix it."""
+    """A secret of this instance is unusable: the secret of the CPF hashes is empty or too
+    short, or (:class:`civic.crypto.VaultError`) a CPF key is invalid. The message says
+    what is wrong and how to fix it."""
 
 
 def home() -> Path:
