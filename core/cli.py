@@ -60,6 +60,9 @@ def _main(
         format="civic: %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    from civic import redaction  # here, to keep start-up light
+
+    redaction.install()
 
 
 # -- civic run ----------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any
 
 import pluggy
 
-from civic import hookspecs
+from civic import hookspecs, redaction
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def make_manager(
         register_module(spec, manager)
     manager.check_pending()
     if environ.get("CIVIC_TRACE_PLUGINS"):
-        manager.trace.root.setwriter(sys.stderr.write)
+        manager.trace.root.setwriter(redaction.redacting_writer(sys.stderr.write))
         manager.enable_tracing()
     return manager
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from civic import cpf, hookimpl
-from civic.text import REQUEST_WORDS, fold, strip_invisible
+from civic.reading import read
+from civic.text import REQUEST_WORDS, fold
 from civic.texts import Texts
 from civic.values import Identity, NotIdentified
 
@@ -86,19 +87,19 @@ def tidy_name(name: str) -> str:
 
 @hookimpl(trylast=True)
 def identify_citizen(text: str, texts: Texts) -> Identity | NotIdentified:
-    text = strip_invisible(text)
-    found = cpf.find_cpf(text)
-    if isinstance(found, cpf.CpfProblem):
-        return NotIdentified(reason=_problem_text(found, texts))
-    digits, (start, end) = found
-    name = extract_name(text[:start] + " | " + text[end:])
+    reading = read(text)  # idempotent: the text may already be a Reading's
+    found = cpf.first_valid(reading.cpfs)
+    if found is None:
+        return NotIdentified(reason=_problem_text(reading.cpf_problem, texts))
+    start, end = found.span
+    name = extract_name(reading.text[:start] + " | " + reading.text[end:])
     if len(name.replace(" ", "")) < 2:
         return NotIdentified(reason=texts("identify_name_missing"))
-    return Identity(name=name[:120], cpf=digits)
+    return Identity(name=name[:120], cpf=found.digits)
 
 
-def _problem_text(problem: cpf.CpfProblem, texts: Texts) -> str:
-    if problem.code == "missing":
+def _problem_text(problem: cpf.CpfProblem | None, texts: Texts) -> str:
+    if problem is None or problem.code == "missing":
         return texts("identify_cpf_missing")
     if problem.code == "length":
         return texts("identify_cpf_length", count=len(problem.digits))
