@@ -108,6 +108,27 @@ class Hours:
 
 
 @attrs.frozen
+class PrivacyConfig:
+    """The privacy notice's facts; empty ones fall back to honest defaults."""
+
+    controller: str = ""
+    purpose: str = ""
+    contact: str = ""
+    policy_url: str = ""
+
+
+@attrs.frozen
+class ExpiryConfig:
+    """How long a quiet conversation stays open; ``team_after=None`` never expires one
+    waiting for or with the team."""
+
+    after: dt.timedelta = dt.timedelta(hours=24)
+    survey_after: dt.timedelta = dt.timedelta(hours=2)
+    team_after: dt.timedelta | None = None
+    notice: bool = True
+
+
+@attrs.frozen
 class DepartmentConfig:
     """A department's own settings: contacts, hours, and anything its plugin reads."""
 
@@ -129,6 +150,9 @@ class Config:
     hours: Hours = attrs.field(factory=Hours)
     department_settings: Mapping[str, DepartmentConfig] = attrs.field(factory=dict)
     source: str | None = None
+    identify: str = "first"
+    privacy: PrivacyConfig = attrs.field(factory=PrivacyConfig)
+    expiry: ExpiryConfig = attrs.field(factory=ExpiryConfig)
 
     def for_department(self, slug: str | None) -> DepartmentConfig:
         return self.department_settings.get(slug or "", DepartmentConfig())
@@ -232,6 +256,19 @@ def parse_config(raw: Mapping[str, Any], source: str = "civic.toml") -> Config:
             for slug, section in raw.get("departments", {}).items()
         },
         source=source,
+        identify=raw.get("identify", "first"),
+        privacy=PrivacyConfig(**raw.get("privacy", {})),
+        expiry=_expiry(raw.get("expiry", {})),
+    )
+
+
+def _expiry(section: Mapping[str, Any]) -> ExpiryConfig:
+    team = section.get("team_after_hours")
+    return ExpiryConfig(
+        after=dt.timedelta(hours=section.get("after_hours", 24)),
+        survey_after=dt.timedelta(hours=section.get("survey_after_hours", 2)),
+        team_after=dt.timedelta(hours=team) if team else None,
+        notice=section.get("notice", True),
     )
 
 

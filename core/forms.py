@@ -33,6 +33,7 @@ runner shows a numbered summary and asks to confirm, correct or cancel.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import logging
 import re
@@ -62,15 +63,16 @@ SUMMARY_VALUE_LIMIT = 300
 
 ASKING, SUBMITTED, CANCELLED, HANDOVER = "asking", "submitted", "cancelled", "handover"
 
-#: A per-field warning: ``warn(value, answers)`` returns a sentence to show, or ``None``.
-FieldWarning = Callable[[Any, Mapping[str, Any]], str | None]
+#: A per-field warning: ``warn(value, answers)`` or ``warn(value, answers, today)``
+#: returns a sentence to show, or ``None``; ``today`` is the city's date of the message.
+FieldWarning = Callable[..., str | None]
 
 #: The time zone in which ``x-civic-not-future`` dates are judged.
 TIMEZONE = "America/Sao_Paulo"
 
 
 def today() -> dt.date:
-    """Today's date in Brazil (a function, so tests can move the clock)."""
+    """Today's date in Brazil, for callers that give :meth:`FormRunner.step` no date."""
     return dt.datetime.now(zoneinfo.ZoneInfo(TIMEZONE)).date()
 
 
@@ -298,6 +300,8 @@ class _Progress:
     answers: dict[str, Any] = attrs.Factory(dict)
     skipped: list[str] = attrs.Factory(list)
     failures: int = 0
+    #: The city's date of the message being handled (not stored).
+    today: dt.date | None = attrs.field(default=None, eq=False)
 
     @classmethod
     def load(cls, progress: Any, fields: Mapping[str, Field]) -> _Progress:
@@ -322,7 +326,7 @@ class _Progress:
         )
 
     def dump(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        return attrs.asdict(self, filter=lambda attribute, _: attribute.name != "today")
 
 
 class FormRunner:
@@ -399,13 +403,18 @@ class FormRunner:
         """The first question."""
         return self._advance(_Progress(), [])
 
-    def step(self, progress: Mapping[str, Any], text: str) -> FormStep:
+    def step(
+        self, progress: Mapping[str, Any], text: str, *, today: dt.date | None = None
+    ) -> FormStep:
         """Handle the citizen's ``text``, given the ``progress`` of the previous step.
 
+        ``today`` is the city's date of the message (the engine passes it; dates after it
+        are refused by ``x-civic-not-future`` fields and given to warnings).
         Never raises: an unexpected error is logged and the current question asked again.
         """
         try:
             state = _Progress.load(progress, self.fields)
+            state.today = today
             return self._step(state, text if isinstance(text, str) else "")
         except Exception:
             log.exception("form %s failed on a message; asking again", self.name)
@@ -475,14 +484,18 @@ class FormRunner:
             if folded in self.words["skip"]:
                 return self._skip(state, field)
         try:
-            value = option[0] if option is not None else self._convert(field, text, folded)
+            value = (
+                option[0]
+                if option is not None
+                else self._convert(field, text, folded, state.today or today())
+            )
             self._validate(field, value)
         except Refused as refused:
             return self._refuse(state, field, str(refused))
         state.answers[field.name] = value
         if field.name in state.skipped:
             state.skipped.remove(field.name)
-        return self._advance(state, self._warn(field, value, state.answers))
+        return self._advance(state, self._warn(field, value, state.answers, state.today or today()))
 
     def _choose(self, field: Field, folded: str) -> tuple[Any, str] | None:
         """The option picked by number or label; for yes/no questions also ``s``/``n``."""
@@ -544,12 +557,15 @@ class FormRunner:
     def _end(self, status: str, state: _Progress, key: str) -> FormStep:
         return FormStep(status, state.dump(), (Reply(self.texts(key)),))
 
-    def _warn(self, field: Field, value: Any, answers: Mapping[str, Any]) -> list[str]:
+    def _warn(
+        self, field: Field, value: Any, answers: Mapping[str, Any], day: dt.date
+    ) -> list[str]:
         warn = self.warnings.get(field.name)
         if warn is None:
             return []
         try:
-            message = warn(value, dict(answers))
+            wants_day = len(inspect.signature(warn).parameters) >= 3
+            message = warn(value, dict(answers), day) if wants_day else warn(value, dict(answers))
         except Exception:
             log.exception("warning for field %s of form %s raised", field.name, self.name)
             return []
@@ -557,7 +573,7 @@ class FormRunner:
 
     # -- reading an answer ------------------------------------------------------------
 
-    def _convert(self, field: Field, text: str, folded: str) -> Any:
+    def _convert(self, field: Field, text: str, folded: str, day: dt.date) -> Any:
         """The value the citizen meant, before validation; raises :class:`Refused`."""
         cleaned = _clean_answer(text)
         if not cleaned:
@@ -577,7 +593,7 @@ class FormRunner:
                 raise Refused(
                     self._custom(field, "format") or self.texts(error.key, **error.values)
                 ) from None
-            if field.schema.get("x-civic-not-future") and value > today().isoformat():
+            if field.schema.get("x-civic-not-future") and value > day.isoformat():
                 raise Refused(
                     self._custom(field, "x-civic-not-future")
                     or self.texts(

@@ -6,12 +6,22 @@ For ``firstresult`` hooks civic stops at the first non-``None`` result; implemen
 run in reverse registration order, so an installed plugin is asked before the built-in
 defaults and can override them. A hook implementation that raises is logged with its
 plugin's name and skipped; the citizen never sees a traceback.
+
+Two arguments recur: ``message`` is the citizen's message read once
+(:class:`civic.reading.Reading`: normalised text, folded text, words, numbers, CPF
+candidates), and ``now`` is the time of the message (an aware UTC datetime). Use them:
+never fold the text again or read the clock yourself.
+
+Hooks that *notify* (``conversation_*``) run after the transaction commits, one
+implementation at a time: one that raises is logged with its plugin's name, the others
+still run exactly once, and the message stays processed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -24,6 +34,9 @@ from civic.values import (
     Identity,
     NotIdentified,
 )
+
+if TYPE_CHECKING:
+    from civic.reading import Reading
 
 hookspec = pluggy.HookspecMarker("civic")
 hookimpl = pluggy.HookimplMarker("civic")
@@ -76,7 +89,7 @@ def register_format_checkers(register: Callable[[str, Callable[[Any], bool]], No
 
 @hookspec(firstresult=True)
 def identify_citizen(
-    text: str, conversation: Conversation, texts: Texts
+    text: str, conversation: Conversation, texts: Texts, message: Reading
 ) -> Identity | NotIdentified | None:
     """Identify the citizen from a message, while the conversation is ``identifying``.
 
@@ -85,6 +98,9 @@ def identify_citizen(
     :param text: the message as the citizen typed it (``Maria José 529.982.247-25``).
     :param conversation: the conversation so far.
     :param texts: the city's citizen-facing texts (``texts("cpf_missing")``).
+    :param message: the message read once (``message.cpf``: the first valid CPF found).
+        When civic retries with a name or CPF kept from an earlier message, ``text``
+        holds both and ``message`` is not passed.
     :return: an :class:`~civic.values.Identity` (name and CPF digits) when the message
         identifies the citizen; a :class:`~civic.values.NotIdentified` whose ``reason``
         tells the citizen what is missing or wrong; ``None`` to let another plugin try.
@@ -98,7 +114,7 @@ def identify_citizen(
 
 @hookspec(firstresult=True)
 def route_message(
-    text: str, departments: Sequence[Department], conversation: Conversation
+    text: str, departments: Sequence[Department], conversation: Conversation, message: Reading
 ) -> str | None:
     """Choose the department for a message, while the citizen is choosing one.
 
@@ -108,6 +124,7 @@ def route_message(
     :param text: the citizen's message (a menu number, a name, or a sentence).
     :param departments: the enabled departments, in menu order (number 1 first).
     :param conversation: the conversation so far.
+    :param message: the message read once (``message.folded``, ``message.words``).
     :return: the slug of the chosen department, or ``None`` when the message does not
         decide (civic then shows the menu again).
 
@@ -125,6 +142,8 @@ def department_message(
     conversation: Conversation,
     texts: Texts,
     settings: DepartmentConfig,
+    message: Reading,
+    now: dt.datetime,
 ) -> DepartmentAction | None:
     """Handle a citizen message inside a department.
 
@@ -137,6 +156,9 @@ def department_message(
     :param texts: the city's citizen-facing texts.
     :param settings: the department's section of the city configuration: ``contacts``,
         ``hours`` and its plugin's own ``settings`` (for example the JSM's ``late_fine``).
+    :param message: the message read once.
+    :param now: the time of the message (aware, UTC): "today" is
+        ``now.astimezone(ZoneInfo(settings.hours.timezone))`` or the city's zone.
     :return: an :class:`~civic.values.Answer` (a free answer; ``done=True`` moves on to
         offering further help), a :class:`~civic.values.StartForm` (run one of the
         department's forms), a :class:`~civic.values.HandOver` (wait for a human), or
@@ -154,6 +176,7 @@ def form_submitted(
     data: Mapping[str, Any],
     protocol: str,
     conversation: Conversation,
+    now: dt.datetime,
 ) -> str | None:
     """React to a form the citizen confirmed: notify a team, call another system...
 
@@ -165,6 +188,7 @@ def form_submitted(
     :param data: the validated, normalised answers.
     :param protocol: the protocol number given to the citizen.
     :param conversation: the conversation.
+    :param now: the time of the message that confirmed the form.
     :return: an optional sentence to add to the confirmation the citizen receives.
 
     Collected: every plugin is called; non-``None`` texts are all shown.
@@ -228,13 +252,87 @@ def conversation_opened(conversation: Conversation) -> None:
 
 @hookspec
 def conversation_closed(conversation: Conversation) -> None:
-    """A conversation was closed (after the survey, or when the citizen left).
+    """A conversation was closed: after the survey, when the citizen left, or when it
+    expired (``civic conversations expire``).
 
-    Called after the message's transaction is committed.
+    Called after the transaction that closed it is committed.
 
     :param conversation: the conversation, in the ``closed`` state.
 
-    Collected: every plugin is called; the return value is ignored.
+    Collected: every plugin is called, each once; the return value is ignored.
+    """
+
+
+@hookspec
+def conversation_handed_over(conversation: Conversation) -> None:
+    """A conversation joined its department's queue, waiting for a person: the citizen
+    asked for one, a department handed over, or a form offered one. Notify the team here.
+
+    Called after the message's transaction is committed.
+
+    :param conversation: the conversation, in the ``waiting_human`` state; its
+        ``department`` is the queue (``None``: the citizen had not chosen one).
+
+    Collected: every plugin is called, each once; the return value is ignored.
+    """
+
+
+@hookspec
+def conversation_taken(conversation: Conversation, agent: str) -> None:
+    """An attendant took a conversation from the queue (or answered it, which takes it).
+
+    Called after the staff action's transaction is committed.
+
+    :param conversation: the conversation, now ``with_agent``.
+    :param agent: the attendant's name.
+
+    Collected: every plugin is called, each once; the return value is ignored.
+    """
+
+
+@hookspec
+def conversation_transferred(
+    conversation: Conversation, source: str | None, target: str, note: str | None, agent: str
+) -> None:
+    """An attendant moved a conversation to another department's queue.
+
+    Called after the staff action's transaction is committed.
+
+    :param conversation: the conversation, waiting in ``target``'s queue.
+    :param source: the department it came from.
+    :param target: the department it went to.
+    :param note: the attendant's internal note for the next team (never sent to the
+        citizen), or ``None``.
+    :param agent: who transferred it.
+
+    Collected: every plugin is called, each once; the return value is ignored.
+    """
+
+
+@hookspec
+def conversation_released(conversation: Conversation, agent: str) -> None:
+    """An attendant gave a conversation back to its department's queue.
+
+    Called after the staff action's transaction is committed.
+
+    :param conversation: the conversation, ``waiting_human`` again.
+    :param agent: who released it.
+
+    Collected: every plugin is called, each once; the return value is ignored.
+    """
+
+
+@hookspec
+def conversation_resolved(conversation: Conversation, agent: str) -> None:
+    """An attendant closed their part: the citizen is now asked the closing survey.
+
+    Called after the staff action's transaction is committed; ``conversation_closed``
+    follows when the survey ends or the conversation expires.
+
+    :param conversation: the conversation, in the ``rating`` state.
+    :param agent: the attendant who closed it; the rating will record them.
+
+    Collected: every plugin is called, each once; the return value is ignored.
     """
 
 

@@ -219,6 +219,22 @@ def call_safely(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: An
             skipped.append(plugin)
 
 
+def notify(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: Any) -> int:
+    """Call a notifying hook: each implementation once, in registration order.
+
+    An implementation that raises is logged with its plugin's name and the others still
+    run; nothing is retried. Returns how many implementations raised.
+    """
+    failures = 0
+    for name, caller in each_plugin(hook_name, manager):
+        try:
+            caller(**kwargs)
+        except Exception as exc:
+            failures += 1
+            log.error("plugin %s raised in hook %s: %r", name, hook_name, exc, exc_info=exc)
+    return failures
+
+
 def each_plugin(
     hook_name: str, manager: pluggy.PluginManager = pm
 ) -> Iterator[tuple[str, Callable[..., Any]]]:

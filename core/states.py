@@ -13,25 +13,69 @@ class State(StrEnum):
     DEPARTMENT = "in_department"
     FORM = "filling_form"
     HUMAN = "waiting_human"
+    AGENT = "with_agent"
     OFFERING = "offering_help"
     RATING = "rating"
     CLOSED = "closed"
 
 
-_SERVING = {State.DEPARTMENT, State.FORM, State.HUMAN}
-
-#: Every legal move; staying in the same state is always legal.
+#: Every move the engine makes; staying in the same state is always legal. Every open
+#: state can be closed by expiry (``abandoned``).
 TRANSITIONS: dict[State, frozenset[State]] = {
-    State.IDENTIFYING: frozenset({State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.CLOSED}),
-    State.CHOOSING: frozenset({*_SERVING, State.OFFERING, State.RATING}),
-    State.DEPARTMENT: frozenset({State.CHOOSING, *_SERVING, State.OFFERING, State.RATING}),
-    State.FORM: frozenset({State.CHOOSING, *_SERVING, State.OFFERING, State.RATING}),
-    State.HUMAN: frozenset({State.CHOOSING, *_SERVING, State.OFFERING, State.RATING}),
-    State.OFFERING: frozenset({State.CHOOSING, *_SERVING, State.RATING}),
+    # Identified: to the menu or a pinned department. "atendente": to the team. A city
+    # that asks the CPF only where needed starts at the menu and comes back here.
+    State.IDENTIFYING: frozenset(
+        {State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.RATING, State.CLOSED}
+    ),
+    State.CHOOSING: frozenset(
+        {State.IDENTIFYING, State.DEPARTMENT, State.HUMAN, State.RATING, State.CLOSED}
+    ),
+    State.DEPARTMENT: frozenset(
+        {
+            State.IDENTIFYING,
+            State.CHOOSING,
+            State.DEPARTMENT,
+            State.FORM,
+            State.HUMAN,
+            State.OFFERING,
+            State.RATING,
+            State.CLOSED,
+        }
+    ),
+    State.FORM: frozenset(
+        {State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.OFFERING, State.RATING, State.CLOSED}
+    ),
+    # Waiting in the queue: an attendant takes it; the citizen may leave for the menu.
+    State.HUMAN: frozenset(
+        {
+            State.IDENTIFYING,
+            State.CHOOSING,
+            State.DEPARTMENT,
+            State.AGENT,
+            State.RATING,
+            State.CLOSED,
+        }
+    ),
+    # With an attendant: released or transferred back to a queue, closed to the survey.
+    State.AGENT: frozenset({State.HUMAN, State.RATING, State.CLOSED}),
+    State.OFFERING: frozenset(
+        {
+            State.CHOOSING,
+            State.DEPARTMENT,
+            State.FORM,
+            State.HUMAN,
+            State.IDENTIFYING,
+            State.RATING,
+            State.CLOSED,
+        }
+    ),
     # Before giving a score, a citizen may still go back to the menu or ask for a person.
     State.RATING: frozenset({State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.CLOSED}),
     State.CLOSED: frozenset(),
 }
+
+#: States in which the conversation waits for the team (the bot stays quiet).
+WITH_TEAM = frozenset({State.HUMAN, State.AGENT})
 
 
 class IllegalTransition(RuntimeError):

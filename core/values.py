@@ -67,7 +67,10 @@ class Department:
     :param order: position in the main menu (lower first; ties by name).
     :param form_warnings: per form, per field: ``warn(value, answers)`` called when the
         field is answered; a returned sentence is shown to the citizen, and the answer is
-        still accepted (warn, never block).
+        still accepted (warn, never block). A ``warn`` that accepts a third argument also
+        gets the city's date of the message (``today``): never read the clock yourself.
+    :param identification: whether the citizen must give name and CPF before being served
+        (``False`` for an ombudsman's anonymous report or general information).
     """
 
     slug: str
@@ -82,6 +85,7 @@ class Department:
     form_warnings: Mapping[str, Mapping[str, Callable[[Any, Mapping[str, Any]], str | None]]] = (
         attrs.field(factory=dict)
     )
+    identification: bool = True
 
     @property
     def prefix(self) -> str:
@@ -102,6 +106,7 @@ class Conversation:
     citizen_name: str | None
     opened_at: dt.datetime
     context: Mapping[str, Any] = attrs.field(factory=dict)
+    agent: str | None = None
 
 
 @attrs.frozen
@@ -157,11 +162,34 @@ DepartmentAction = Answer | StartForm | HandOver
 
 
 @attrs.frozen
+class Delivery:
+    """A message in the outbox: what to send, who wrote it, and how far it got.
+
+    :param id: the outbox id a channel reports the delivery status with.
+    :param author: ``bot``, ``agent`` (an attendant, named in ``agent``) or ``system``
+        (a notice: transfer, expiry).
+    :param status: ``pending``, ``sent``, ``delivered``, ``read`` or ``failed``.
+    """
+
+    id: int
+    reply: Reply
+    author: str = "bot"
+    agent: str | None = None
+    status: str = "pending"
+    conversation_id: int | None = None
+
+
+@attrs.frozen
 class Outcome:
-    """What the engine did with one inbound message."""
+    """What the engine did with one inbound message.
+
+    ``deliveries`` are the outbox entries of ``replies``; a channel sends those still
+    ``pending``. A duplicate inbound returns the replies stored the first time.
+    """
 
     conversation_id: int | None
     state: str
     department: str | None
     replies: tuple[Reply, ...]
     duplicate: bool = False
+    deliveries: tuple[Delivery, ...] = ()

@@ -132,6 +132,42 @@ from civic import hookimpl
 def conversation_closed(conversation):
     archive(conversation.id)  # your code
 """,
+    "conversation_handed_over": """
+from civic import hookimpl
+
+@hookimpl
+def conversation_handed_over(conversation):
+    # Page the department's team; civic has already committed the hand-over.
+    pager.send(f"{conversation.department or 'geral'}: nova conversa na fila")
+""",
+    "conversation_taken": """
+from civic import hookimpl
+
+@hookimpl
+def conversation_taken(conversation, agent):
+    dashboard.mark_busy(agent, conversation.id)  # your code
+""",
+    "conversation_transferred": """
+from civic import hookimpl
+
+@hookimpl
+def conversation_transferred(conversation, source, target, note):
+    pager.send(f"{target}: conversa {conversation.id} vinda de {source}: {note or ''}")
+""",
+    "conversation_released": """
+from civic import hookimpl
+
+@hookimpl
+def conversation_released(conversation, agent):
+    dashboard.mark_free(agent)  # your code
+""",
+    "conversation_resolved": """
+from civic import hookimpl
+
+@hookimpl
+def conversation_resolved(conversation, agent):
+    metrics.increment("civic.resolved", tags={"agent": agent})
+""",
     "register_report_indicators": """
 from civic import hookimpl
 from civic.report import ReportIndicator

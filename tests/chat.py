@@ -12,14 +12,21 @@ _ids = itertools.count(1)
 
 
 class Chat:
-    """One citizen address talking to an engine."""
+    """One citizen address talking to an engine, as a channel does: each message's
+    replies are marked sent once read (``deliver=False`` leaves them pending)."""
 
     def __init__(
-        self, engine: Engine, address: str = "5535999990000", *, pinned: str | None = None
+        self,
+        engine: Engine,
+        address: str = "5535999990000",
+        *,
+        pinned: str | None = None,
+        deliver: bool = True,
     ):
         self.engine = engine
         self.address = address
         self.pinned = pinned
+        self.deliver = deliver
         self.last: Outcome | None = None
 
     def send(self, text: str, *, message_id: str | None = None) -> str:
@@ -33,6 +40,8 @@ class Chat:
                 pinned_department=self.pinned,
             )
         )
+        if self.deliver:
+            self.engine.mark([d.id for d in self.last.deliveries if d.status == "pending"], "sent")
         return "\n\n".join(Engine.render(reply) for reply in self.last.replies)
 
     @property

@@ -213,3 +213,72 @@ def test_hook_form_submitted(with_plugin: Callable[[object], Engine]) -> None:
     assert received == [("manifestacao", {"codigo": "ab"}, f"OUV-{year}-000001")]
     assert "A ouvidoria responde em até 30 dias." in answer
     assert chat.state == State.OFFERING
+
+
+# -- the team's lifecycle hooks (after the commit) ----------------------------------
+
+
+class Team:
+    """Records every lifecycle notification, as a plugin paging a team would."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    @hookimpl
+    def conversation_handed_over(self, conversation: Conversation) -> None:
+        self.seen.append(("handed_over", conversation.state, conversation.agent))
+
+    @hookimpl
+    def conversation_taken(self, conversation: Conversation, agent: str) -> None:
+        self.seen.append(("taken", conversation.state, agent))
+
+    @hookimpl
+    def conversation_transferred(
+        self, conversation: Conversation, target: str, note: str | None
+    ) -> None:
+        self.seen.append(("transferred", conversation.state, f"{target}: {note}"))
+
+    @hookimpl
+    def conversation_released(self, conversation: Conversation, agent: str) -> None:
+        self.seen.append(("released", conversation.state, agent))
+
+    @hookimpl
+    def conversation_resolved(self, conversation: Conversation, agent: str) -> None:
+        self.seen.append(("resolved", conversation.state, agent))
+
+
+def _team_path(with_plugin: Callable[[object], Engine]) -> list[tuple[str, str, str | None]]:
+    from civic import staff
+
+    team = Team()
+    engine = with_plugin(team)
+    chat = Chat(engine)
+    chat.script(MARIA, "atendente")
+    conversation = chat.last.conversation_id
+    staff.take(engine, conversation, "Ana")
+    staff.release(engine, conversation, "Ana")
+    staff.transfer(engine, conversation, "procon", agent="Ana", note="loja")
+    staff.take(engine, conversation, "Bia")
+    staff.close(engine, conversation, "Bia")
+    return team.seen
+
+
+def test_hook_conversation_handed_over(with_plugin: Callable[[object], Engine]) -> None:
+    assert _team_path(with_plugin)[0] == ("handed_over", "waiting_human", None)
+
+
+def test_hook_conversation_taken(with_plugin: Callable[[object], Engine]) -> None:
+    taken = [item for item in _team_path(with_plugin) if item[0] == "taken"]
+    assert taken == [("taken", "with_agent", "Ana"), ("taken", "with_agent", "Bia")]
+
+
+def test_hook_conversation_transferred(with_plugin: Callable[[object], Engine]) -> None:
+    assert ("transferred", "waiting_human", "procon: loja") in _team_path(with_plugin)
+
+
+def test_hook_conversation_released(with_plugin: Callable[[object], Engine]) -> None:
+    assert ("released", "waiting_human", "Ana") in _team_path(with_plugin)
+
+
+def test_hook_conversation_resolved(with_plugin: Callable[[object], Engine]) -> None:
+    assert _team_path(with_plugin)[-1] == ("resolved", "rating", "Bia")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import RowMapping
 from sqlmodel import SQLModel
 
+import civic.engine
 import civic_jsm
 from civic.config import Config, DepartmentConfig, load_config
 from civic.engine import Engine
@@ -33,11 +34,14 @@ SetToday = Callable[[dt.date], None]
 
 
 @pytest.fixture
-def set_today(monkeypatch: pytest.MonkeyPatch) -> SetToday:
-    """Replace the JSM's clock; today is :data:`TODAY` until a test changes it."""
+def set_today(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> SetToday:
+    """Move the engines' clock (the time messages arrive); today is :data:`TODAY` until a
+    test changes it. Engines built later in the test get the same clock."""
 
     def set_to(day: dt.date) -> None:
-        monkeypatch.setattr(civic_jsm, "today", lambda timezone="": day)
+        moment = dt.datetime.combine(day, dt.time(14, 30), tzinfo=dt.UTC)
+        engine.clock = lambda: moment
+        monkeypatch.setattr(civic.engine, "utcnow", lambda: moment)
 
     set_to(TODAY)
     return set_to

@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-import civic_procon
-from civic import forms
 from civic.engine import Engine
 from civic.states import State
 from civic.storage import Storage
@@ -35,8 +33,6 @@ COMPLAINT = [
 
 @pytest.fixture
 def procon(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Chat:
-    monkeypatch.setattr(forms, "today", lambda: TODAY)
-    monkeypatch.setattr(civic_procon, "today", lambda: TODAY)
     engine.clock = lambda: NOW
     chat = Chat(engine)
     chat.script(MARIA, "procon")
@@ -165,8 +161,8 @@ def test_cancel_keeps_nothing(procon: Chat, storage: Storage) -> None:
 def test_only_procon_enabled(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     from civic.config import parse_config
 
-    monkeypatch.setattr(forms, "today", lambda: TODAY)
     engine = Engine(storage, secret=SECRET, config=parse_config({"enabled": ["procon"]}))
+    engine.clock = lambda: NOW
     chat = Chat(engine)
     answer = chat.send(MARIA)
     # With one department there is no menu: the citizen is in PROCON straight away.

@@ -66,7 +66,7 @@ DEPARTMENT = Department(
         ),
         Topic(
             title="Falar com um atendente",
-            keywords=("atendente", "pessoa", "humano"),
+            keywords=("atendente", "humano"),
             handover=True,
         ),
     ),

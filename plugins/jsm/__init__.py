@@ -32,9 +32,9 @@ DEFAULT_TIMEZONE = "America/Sao_Paulo"
 FORM = "atendimento"
 
 
-def today(timezone: str = DEFAULT_TIMEZONE) -> dt.date:
-    """Today's date in ``timezone``: the clock of the triage (tests replace it)."""
-    return dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+def local_date(now: dt.datetime, timezone: str = DEFAULT_TIMEZONE) -> dt.date:
+    """The date of the message ``now`` (aware) in ``timezone``: the triage's "today"."""
+    return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
 STATUS_TOPIC = Topic(
@@ -101,7 +101,7 @@ DEPARTMENT = Department(
         ),
         Topic(
             title="Falar com um atendente",
-            keywords=("atendente", "pessoa", "humano"),
+            keywords=("atendente", "humano"),
             handover=True,
         ),
     ),
@@ -118,14 +118,14 @@ def register_departments(register: Callable[[Department], None]) -> None:
 
 @hookimpl
 def department_message(
-    department: Department, text: str, texts: Texts, settings: DepartmentConfig
+    department: Department, text: str, texts: Texts, settings: DepartmentConfig, now: dt.datetime
 ) -> DepartmentAction | None:
     """Triage a birth date, refuse an unusable one, or ask for it; else ``None``."""
     if department.slug != DEPARTMENT.slug:
         return None
     found = read_birth_date(text, texts)
     if isinstance(found, dt.date):
-        return triage(found, today(_timezone(settings)), settings)
+        return triage(found, local_date(now, _timezone(settings)), settings)
     if isinstance(found, Refusal):
         return Answer(found.text)
     topic = match_topic(department, text)

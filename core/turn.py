@@ -1,0 +1,822 @@
+"""The bot's side of a conversation: what one citizen message does.
+
+A :class:`Turn` is built by the engine inside the message's transaction, reads the
+message once (a :class:`~civic.reading.Reading`), moves the conversation through the
+state machine of :mod:`civic.states`, and collects what to say (:class:`Outgoing`), what
+to record (:class:`Happening`) and which hooks to call after the commit
+(:class:`Notice`). It never commits and never calls a notifying hook itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import zoneinfo
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from civic import cpf
+from civic.context import Context, FormProgress, SurveyProgress
+from civic.forms import FormStep
+from civic.plugins import PluginFailed, call_safely
+from civic.reading import Reading
+from civic.states import WITH_TEAM, State, check_transition
+from civic.text import REQUEST_WORDS
+from civic.values import (
+    Answer,
+    Choice,
+    Conversation,
+    Department,
+    HandOver,
+    Identity,
+    NotIdentified,
+    Reply,
+    StartForm,
+)
+from civic.words import (
+    CLOSE_WORDS,
+    COMMENT_SKIP_WORDS,
+    GLOBAL_WORDS,
+    MENU_WORDS,
+    NO_WORDS,
+    THANKS_WORDS,
+    YES_WORDS,
+    wants_person,
+)
+
+if TYPE_CHECKING:
+    from civic.engine import Engine
+    from civic.storage import Transaction
+
+log = logging.getLogger(__name__)
+
+#: A protocol number as civic's default plugin writes them: ``PROCON-2026-000123``.
+PROTOCOL = re.compile(
+    r"\b(?P<prefix>[A-Z][A-Z0-9_]{1,31})[\s-]+(?P<year>\d{4})[\s-]+(?P<sequence>\d{4,})\b"
+)
+
+
+@attrs.frozen
+class Outgoing:
+    """A message to the citizen and who wrote it (``bot``, ``agent`` or ``system``)."""
+
+    reply: Reply
+    author: str = "bot"
+    agent: str | None = None
+
+
+@attrs.frozen
+class Happening:
+    """An event to record with the conversation (hand-over, take, transfer...)."""
+
+    kind: str
+    actor: str
+    department: str | None = None
+    note: str | None = None
+
+
+@attrs.frozen
+class Notice:
+    """A hook to call once the transaction has committed."""
+
+    hook: str
+    kwargs: Mapping[str, Any]
+
+
+def when(moment: dt.datetime) -> str:
+    """``30/11/2026 às 08:00`` in the moment's own time zone."""
+    return f"{moment:%d/%m/%Y} às {moment:%H:%M}"
+
+
+def looks_like_a_name(reading: Reading) -> bool:
+    """Whether a message could be just the citizen's name (kept while the CPF is asked)."""
+    words = reading.words
+    return (
+        1 <= len(words) <= 8
+        and all(word.isalpha() for word in words)
+        and not REQUEST_WORDS & set(words)
+        and sum(map(len, words)) >= 3
+    )
+
+
+def same_name(first: str, second: str) -> bool:
+    """Whether two typed names are the same person's (case, accents and spacing aside)."""
+    from civic.text import fold
+
+    return fold(first) == fold(second)
+
+
+class Turn:
+    """The work on one conversation for one citizen message."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        tx: Transaction,
+        row: Mapping[str, Any],
+        reading: Reading,
+        now: dt.datetime,
+    ) -> None:
+        self.engine = engine
+        self.texts = engine.texts
+        self.tx = tx
+        self.row = row
+        self.reading = reading
+        self.now = now
+        self.state = State(row["state"])
+        self.department: str | None = row["department"]
+        self.context = Context.load(row["context"])
+        self.citizen_id: int | None = row["citizen_id"]
+        self.citizen_name: str | None = row["citizen_name"]
+        self.outgoing: list[Outgoing] = []
+        self.happenings: list[Happening] = []
+        self.notices: list[Notice] = []
+        self.changes: dict[str, Any] = {}
+        self.opened = False
+
+    # -- bookkeeping ----------------------------------------------------------------
+    def move(self, state: State) -> None:
+        check_transition(self.state, state)
+        self.state = state
+
+    def say(self, text: str, choices: tuple[Choice, ...] = ()) -> None:
+        if text or choices:
+            self.outgoing.append(Outgoing(Reply(text=text, choices=choices)))
+
+    def happened(self, kind: str, note: str | None = None) -> None:
+        """Record an event of the conversation and call its hook after the commit."""
+        self.happenings.append(Happening(kind, "bot", self.department, note))
+
+    def snapshot(self) -> Conversation:
+        return Conversation(
+            id=self.row["id"],
+            channel=self.row["channel"],
+            address=self.row["address"],
+            state=self.state.value,
+            department=self.department,
+            pinned_department=self.row["pinned_department"],
+            citizen_id=self.citizen_id,
+            citizen_name=self.citizen_name,
+            opened_at=self.row["opened_at"],
+            context={"protocols": list(self.context.protocols)},
+            agent=self.changes.get("agent", self.row["agent"]),
+        )
+
+    def values(self) -> dict[str, Any]:
+        """The conversation row's new values."""
+        values: dict[str, Any] = {
+            "state": self.state.value,
+            "department": self.department,
+            "context": self.context.dump(),
+            "citizen_id": self.citizen_id,
+            "citizen_name": self.citizen_name,
+            "updated_at": self.now,
+            "last_citizen_at": self.now,
+            **self.changes,
+        }
+        if self.outgoing and self.row["first_response_at"] is None:
+            values["first_response_at"] = self.now
+        if self.state is State.CLOSED:
+            values["closed_at"] = self.now
+            values.setdefault("close_reason", "completed")
+        return values
+
+    def local(self, moment: dt.datetime) -> dt.datetime:
+        """``moment`` in the city's time zone."""
+        return moment.astimezone(zoneinfo.ZoneInfo(self.engine.config.hours.timezone))
+
+    @property
+    def current(self) -> Department | None:
+        return self.engine.registry.get(self.department)
+
+    @property
+    def identified(self) -> bool:
+        return self.citizen_id is not None or self.context.identified
+
+    def needs_identity(self, department: Department | None = None) -> bool:
+        """Whether the citizen must identify before going on (to ``department``)."""
+        if self.identified or not self.engine.identifies:
+            return False
+        if department is not None and not department.identification:
+            return False
+        return department is not None or self.engine.config.identify == "first"
+
+    def call(self, hook: str, **kwargs: Any) -> Any:
+        """Call a hook; a plugin failure becomes a polite apology, never a crash."""
+        try:
+            return call_safely(hook, self.engine.pm, **kwargs)
+        except PluginFailed:
+            self.say(self.texts("plugin_failed"))
+            return None
+
+    # -- dispatch -------------------------------------------------------------------
+    def process(self, *, opened: bool, first_contact: bool) -> None:
+        self.opened = opened
+        if opened:
+            self.greet(first_contact)
+        if not self.reading.text.strip():
+            if not opened and self.state not in WITH_TEAM:
+                self.say(self.texts("empty_message"))
+            return
+        command = self.global_command()
+        if command is not None:
+            getattr(self, f"command_{command}")()
+            return
+        handler = {
+            State.IDENTIFYING: self.identify,
+            State.CHOOSING: self.choose,
+            State.DEPARTMENT: self.in_department,
+            State.FORM: self.fill_form,
+            State.HUMAN: self.with_team,
+            State.AGENT: self.with_team,
+            State.OFFERING: self.offering,
+            State.RATING: self.rate,
+        }[self.state]
+        handler()
+
+    def greet(self, first_contact: bool) -> None:
+        """The first reply of a conversation: welcome, and the privacy notice for a
+        citizen writing from this address for the first time."""
+        self.say(self.texts("welcome", city=self.engine.config.city))
+        if first_contact:
+            self.say(self.engine.privacy_notice())
+        if self.state is State.IDENTIFYING and not self.reading.text.strip():
+            self.ask_identity()
+
+    def global_command(self) -> str | None:
+        """The first entry of :data:`~civic.words.GLOBAL_WORDS` this message is."""
+        folded = self.reading.folded
+        for entry in GLOBAL_WORDS:
+            if self.state.value not in entry.states:
+                continue
+            if entry.name == "protocol" and self.protocol_asked():
+                return "protocol"
+            if entry.name == "close" and folded in CLOSE_WORDS:
+                return "close"
+            if entry.name == "person" and wants_person(folded):
+                return "person"
+            if entry.name == "menu" and (
+                folded == "menu" if self.state is State.FORM else folded in MENU_WORDS
+            ):
+                return "menu"
+        return None
+
+    def command_protocol(self) -> None:
+        number = self.protocol_asked()
+        assert number is not None
+        self.protocol_status(number)
+        if self.state is State.IDENTIFYING:
+            self.ask_identity()
+
+    def command_close(self) -> None:
+        if self.state is State.IDENTIFYING and not self.identified:
+            self.say(self.texts("goodbye"))
+            self.move(State.CLOSED)
+            return
+        self.to_rating()
+
+    def command_person(self) -> None:
+        if self.state is State.FORM and self.context.form is not None:
+            self.context.held_form = self.context.form  # the attendant sees the answers
+            self.context.form = None
+        self.to_human("")
+
+    def command_menu(self) -> None:
+        if self.state is State.FORM:
+            self.context.form = None
+            self.say(self.texts("form_left"))
+        self.to_menu()
+
+    def protocol_asked(self) -> str | None:
+        """The protocol number a citizen asks about ("status do protocolo CAC-2026-000001",
+        "PROCON 2026 000001?"), or ``None``."""
+        upper = self.reading.text[:2000].upper().strip()
+        found = PROTOCOL.search(upper)
+        if found is None:
+            return None
+        number = f"{found['prefix']}-{found['year']}-{found['sequence']}"
+        asking = any(word in upper for word in ("PROTOCOLO", "STATUS", "SITUA", "ANDAMENTO"))
+        return number if asking or upper.strip(" ?!.") == found.group(0) else None
+
+    # -- protocol status ------------------------------------------------------------
+    def protocol_status(self, protocol: str) -> None:
+        """Tell a protocol's status, only to the citizen it belongs to (same CPF, or the
+        conversation that filed it); never its data."""
+        found = self.tx.submission(protocol)
+        if found is None:
+            self.say(self.texts("protocol_unknown", protocol=protocol))
+            return
+        mine = found["conversation_id"] == self.row["id"] or (
+            self.citizen_id is not None and found["citizen_id"] == self.citizen_id
+        )
+        if not mine:
+            key = "protocol_not_yours" if self.identified else "protocol_identify_first"
+            self.say(self.texts(key, protocol=protocol))
+            return
+        department = self.engine.registry.get(found["department"])
+        status_key = f"protocol_status_{found['status']}"
+        self.say(
+            self.texts(
+                "protocol_status",
+                protocol=protocol,
+                department=department.name if department else found["department"],
+                date=when(self.local(found["created_at"])),
+                status=self.texts(status_key) if status_key in self.texts.catalog
+                else found["status"],
+            )
+        )  # fmt: skip
+
+    # -- identifying ----------------------------------------------------------------
+    def ask_identity(self) -> None:
+        self.say(self.texts("identify_ask"))
+
+    def identify(self) -> None:
+        if not self.engine.identifies:
+            self.identified_next()
+            return
+        text = self.reading.text
+        result = self.call(
+            "identify_citizen",
+            text=text,
+            conversation=self.snapshot(),
+            texts=self.texts,
+            message=self.reading,
+        )
+        if not isinstance(result, Identity):
+            result = self.identify_with_pending(result)
+        if isinstance(result, Identity):
+            self.context.pending_name = None
+            self.context.pending_cpf = None
+            self.register_citizen(result)
+            return
+        if self.reading.cpf is not None:
+            # "529.982.247-25", then "Maria José": keep the CPF (encrypted) for the name.
+            self.context.pending_cpf = self.engine.vault.encrypt(self.reading.cpf)
+        elif looks_like_a_name(self.reading):
+            self.context.pending_name = text.strip()[:120]
+        if not any(ch.isdigit() for ch in text) and not self.context.pending_cpf:
+            self.ask_identity()
+        elif isinstance(result, NotIdentified):
+            self.say(result.reason)
+        else:
+            self.ask_identity()
+
+    def identify_with_pending(self, result: Any) -> Any:
+        """Try again with the half given in an earlier message (name, or CPF)."""
+        pending = []
+        if self.context.pending_name:
+            pending.append(f"{self.context.pending_name} {self.reading.text}")
+        if self.context.pending_cpf and self.reading.cpf is None:
+            digits = self.engine.vault.decrypt(self.context.pending_cpf)
+            pending.append(f"{self.reading.text} {digits}")
+        for text in pending:
+            retry = self.call(
+                "identify_citizen", text=text, conversation=self.snapshot(), texts=self.texts
+            )
+            if isinstance(retry, Identity):
+                return retry
+        return result
+
+    def register_citizen(self, identity: Identity) -> None:
+        digits = identity.cpf
+        if not isinstance(digits, str) or cpf.validate(digits) is not None:
+            # A plugin returned a CPF we would refuse.
+            self.say(self.texts("identify_cpf_check_digits", cpf=cpf.redact(str(digits))))
+            return
+        name = identity.name.strip()[:120]
+        citizen_id, stored_name = self.tx.find_or_add_citizen(
+            name=name,
+            cpf_hash=cpf.keyed_hash(digits, self.engine.secret),
+            cpf_masked=cpf.mask(digits),
+            cpf_encrypted=self.engine.vault.encrypt(digits),
+            now=self.now,
+        )
+        self.citizen_id = citizen_id
+        self.citizen_name = name
+        self.context.identified = True
+        # Greeted as returning only when the name matches: a second person typing
+        # someone's CPF learns nothing about them.
+        returning = stored_name is not None and same_name(stored_name, name)
+        first_name = name.split()[0] if name.split() else name
+        key = "identified_again" if returning else "identified"
+        self.say(self.texts(key, name=first_name, cpf=cpf.mask(digits)))
+        slug = self.context.after_identify
+        self.context.after_identify = None
+        if slug and self.engine.registry.get(slug):
+            self.enter_department(slug)
+        else:
+            self.identified_next()
+
+    def identified_next(self) -> None:
+        pinned = self.row["pinned_department"]
+        if pinned and self.engine.registry.get(pinned):
+            self.enter_department(pinned)
+        else:
+            self.to_menu()
+
+    # -- choosing a department ------------------------------------------------------
+    def menu_choices(self) -> tuple[Choice, ...]:
+        return tuple(
+            Choice(str(number), f"{d.name} — {d.description}" if d.description else d.name)
+            for number, d in enumerate(self.engine.registry, start=1)
+        )
+
+    def to_menu(self) -> None:
+        if self.needs_identity():
+            # "atendente" then "menu" does not skip the name and CPF.
+            self.move(State.IDENTIFYING)
+            self.ask_identity()
+            return
+        pinned = self.row["pinned_department"]
+        if pinned and self.engine.registry.get(pinned):
+            self.enter_department(pinned)
+            return
+        if len(self.engine.registry) == 1:  # a menu of one is no choice
+            self.enter_department(self.engine.registry.slugs[0])
+            return
+        if not len(self.engine.registry):
+            self.say(self.texts("no_departments"))
+            self.to_human("")
+            return
+        self.move(State.CHOOSING)
+        self.context.form = None
+        self.say(self.texts("menu"), self.menu_choices())
+
+    def route(self) -> str | None:
+        slug = self.call(
+            "route_message",
+            text=self.reading.text,
+            departments=list(self.engine.registry),
+            conversation=self.snapshot(),
+            message=self.reading,
+        )
+        return slug if isinstance(slug, str) and self.engine.registry.get(slug) else None
+
+    def choose(self) -> None:
+        folded = self.reading.folded
+        if folded in NO_WORDS - {"2"}:  # "nada", "não": nothing more to ask
+            self.to_rating()
+            return
+        slug = self.route()
+        if slug is None:
+            key = "menu" if self.opened else "menu_not_understood"  # "oi": here is the menu
+            self.say(self.texts(key), self.menu_choices())
+            return
+        self.enter_department(slug, routed=not folded.isdigit())
+
+    # -- inside a department --------------------------------------------------------
+    def topic_choices(self, department: Department) -> tuple[Choice, ...]:
+        return tuple(
+            Choice(str(number), topic.title)
+            for number, topic in enumerate(department.topics, start=1)
+        )
+
+    def enter_department(self, slug: str, *, routed: bool = False) -> None:
+        """Enter a department; a routed sentence is passed on so it can act on it."""
+        department = self.engine.registry.get(slug)
+        assert department is not None
+        if self.needs_identity(department):
+            self.context.after_identify = slug
+            self.move(State.IDENTIFYING)
+            self.say(self.texts("identify_for_department", department=department.name))
+            self.ask_identity()
+            return
+        self.move(State.DEPARTMENT)
+        self.department = slug
+        self.context.form = None
+        if routed:
+            action = self.department_action(department)
+            if action is not None:
+                self.apply(department, action)
+                return
+        self.say(
+            department.greeting or self.texts("department_greeting", name=department.name),
+            self.topic_choices(department),
+        )
+
+    def department_action(self, department: Department) -> Any:
+        return self.call(
+            "department_message",
+            department=department,
+            text=self.reading.text,
+            conversation=self.snapshot(),
+            texts=self.texts,
+            settings=self.engine.config.for_department(department.slug),
+            message=self.reading,
+            now=self.now,
+        )
+
+    def in_department(self) -> None:
+        department = self.current
+        if department is None:  # the department was disabled since
+            self.to_menu()
+            return
+        if self.reading.folded in THANKS_WORDS:
+            self.offer_help()
+            return
+        action = self.department_action(department)
+        if action is None:
+            if not self.outgoing:
+                self.say(self.texts("department_not_understood"), self.topic_choices(department))
+            return
+        self.apply(department, action)
+
+    def apply(self, department: Department, action: Any) -> None:
+        if isinstance(action, Answer):
+            self.say(action.text, action.choices)
+            if action.done:
+                self.offer_help()
+        elif isinstance(action, StartForm):
+            self.start_form(department, action)
+        elif isinstance(action, HandOver):
+            self.to_human(action.text)
+        else:
+            log.error("department %s returned %r, not an action", department.slug, action)
+            self.say(self.texts("plugin_failed"))
+
+    # -- forms ----------------------------------------------------------------------
+    @property
+    def today(self) -> dt.date:
+        """The city's date of this message (forms refuse dates after it)."""
+        return self.local(self.now).date()
+
+    def start_form(self, department: Department, action: StartForm) -> None:
+        runner = self.engine.forms.get((department.slug, action.form))
+        if runner is None:
+            log.error("department %s has no form %r", department.slug, action.form)
+            self.say(self.texts("plugin_failed"))
+            return
+        if action.text:
+            self.say(action.text)
+        self.move(State.FORM)
+        self.context.form = FormProgress(action.form)
+        self.form_result(department, runner.start())
+
+    def fill_form(self) -> None:
+        department = self.current
+        form = self.context.form
+        runner = self.engine.forms.get((self.department or "", form.name if form else ""))
+        if department is None or runner is None or form is None:
+            self.context.form = None
+            self.to_menu()
+            return
+        try:
+            step = runner.step(form.progress, self.reading.text, today=self.today)
+        except Exception:
+            log.exception("form %s of %s failed", form.name, department.slug)
+            self.say(self.texts("plugin_failed"))
+            return
+        self.form_result(department, step)
+
+    def form_result(self, department: Department, step: FormStep) -> None:
+        for reply in step.replies:
+            self.say(reply.text, reply.choices)
+        form = self.context.form
+        assert form is not None
+        if step.status == "asking":
+            form.progress = dict(step.progress)
+        elif step.status == "submitted":
+            self.context.form = None
+            self.submit(department, form.name, step.data or {})
+        elif step.status == "cancelled":
+            self.context.form = None
+            self.move(State.DEPARTMENT)
+            self.say(self.texts("form_cancelled_menu"), self.topic_choices(department))
+        elif step.status == "handover":
+            form.progress = dict(step.progress)
+            self.context.held_form = form
+            self.context.form = None
+            self.to_human("")
+
+    def submit(self, department: Department, form: str, data: dict[str, Any]) -> None:
+        year = self.local(self.now).year  # the city's year, not UTC's
+        sequence = self.tx.next_protocol_sequence(department.prefix, year)
+        protocol = (
+            self.call(
+                "protocol_number", department=department, form=form, year=year, sequence=sequence
+            )
+            or f"{department.prefix}-{year}-{sequence:06d}"
+        )
+        kept, secret = split_secrets(data)
+        self.tx.add_submission(
+            conversation_id=self.row["id"],
+            department=department.slug,
+            form=form,
+            protocol=protocol,
+            data=kept,
+            secret_data=self.engine.vault.encrypt_json(secret) if secret else None,
+            citizen_id=self.citizen_id,
+            citizen_name=self.citizen_name,
+            now=self.now,
+        )
+        self.context.protocols.append(protocol)
+        self.say(self.texts("form_submitted", protocol=protocol))
+        extras = self.call(
+            "form_submitted",
+            department=department,
+            form=form,
+            data=data,
+            protocol=protocol,
+            conversation=self.snapshot(),
+            now=self.now,
+        )
+        for extra in extras or []:
+            if isinstance(extra, str) and extra:
+                self.say(extra)
+        self.offer_help()
+
+    # -- the team -------------------------------------------------------------------
+    def to_human(self, text: str) -> None:
+        """Hand the conversation to the department's team (the queue), telling the
+        citizen once, with the team's hours when it is out of them."""
+        self.move(State.HUMAN)
+        self.changes.update(handed_over_at=self.now, agent=None, agent_first_response_at=None)
+        self.context.waiting_told = True
+        self.happened("handed_over")
+        self.notices.append(Notice("conversation_handed_over", {}))
+        hours = self.engine.config.hours_of(self.department)
+        if hours.is_open(self.now):
+            self.say(text or self.texts("handover"))
+            return
+        if text:
+            self.say(text)
+        opening = hours.next_opening(self.now)
+        self.say(
+            self.texts(
+                "handover_closed",
+                hours=hours.describe(),
+                next=when(opening) if opening else self.texts("handover_next_unknown"),
+            )
+        )
+
+    def with_team(self) -> None:
+        """Waiting for, or talking to, an attendant: the message is stored for them and
+        the bot stays quiet."""
+
+    # -- offering further help ------------------------------------------------------
+    def yes_no_choices(self) -> tuple[Choice, ...]:
+        return (Choice("1", self.texts("yes")), Choice("2", self.texts("no")))
+
+    def offer_help(self) -> None:
+        self.move(State.OFFERING)
+        self.say(self.texts("offer_help"), self.yes_no_choices())
+
+    def offering(self) -> None:
+        folded = self.reading.folded
+        first = folded.split()[0] if folded else ""
+        if folded in YES_WORDS or (first == "sim" and folded not in NO_WORDS):
+            self.to_menu()
+            return
+        if folded in NO_WORDS or first == "nao":
+            self.to_rating()
+            return
+        slug = self.route()
+        if slug is not None:
+            self.enter_department(slug, routed=True)
+            return
+        department = self.current
+        if department is not None:
+            action = self.department_action(department)
+            if action is not None:
+                self.move(State.DEPARTMENT)
+                self.apply(department, action)
+                return
+        self.say(self.texts("offer_help_again"), self.yes_no_choices())
+
+    # -- the closing survey ---------------------------------------------------------
+    def to_rating(self) -> None:
+        start_survey(self)
+
+    def rate(self) -> None:
+        progress = self.context.survey or SurveyProgress()
+        self.context.survey = progress
+        folded = self.reading.folded
+        if progress.step == "score":
+            self.rate_score(progress)
+        elif progress.step == "questions":
+            self.survey_questions(progress)
+        elif folded in YES_WORDS:  # "sim" to "do you want to leave a comment?"
+            self.say(self.texts("comment_go_ahead"))
+        elif folded in COMMENT_SKIP_WORDS | MENU_WORDS | CLOSE_WORDS or wants_person(folded):
+            self.finish(None)
+        else:
+            self.finish(self.reading.redacted.strip()[:4000])
+
+    def rate_score(self, progress: SurveyProgress) -> None:
+        """The score question; the score is stored as soon as it is given."""
+        survey = self.engine.config.survey
+        folded = self.reading.folded
+        if folded in MENU_WORDS and not progress.attempts:
+            self.context.survey = None  # the citizen wants something else after all
+            self.to_menu()
+            return
+        if wants_person(folded):
+            self.context.survey = None
+            self.to_human("")
+            return
+        result = self.call(
+            "score_rating",
+            text=self.reading.text,
+            scale_min=survey.scale_min,
+            scale_max=survey.scale_max,
+            texts=self.texts,
+        )
+        if isinstance(result, int) and not isinstance(result, bool):
+            if survey.scale_min <= result <= survey.scale_max:
+                self.record(result, declined=False)
+                if self.engine.survey_form is not None:
+                    progress.step = "questions"
+                    self.survey_step(progress, self.engine.survey_form.start())
+                else:
+                    progress.step = "comment"
+                    self.say(self.texts("comment_question"))
+                return
+            result = None
+        progress.attempts += 1
+        if result == "decline" or progress.attempts >= survey.max_attempts:
+            self.record(None, declined=True)
+            self.finish(None, declined=True)
+            return
+        reason = (
+            result[len("refuse:") :]
+            if isinstance(result, str) and result.startswith("refuse:")
+            else self.texts("rating_not_understood", min=survey.scale_min, max=survey.scale_max)
+        )
+        self.say(reason)
+
+    def survey_questions(self, progress: SurveyProgress) -> None:
+        """The city's extra survey questions (a form), between the score and the comment."""
+        runner = self.engine.survey_form
+        if runner is None:  # the city removed them mid-conversation
+            progress.step = "comment"
+            self.say(self.texts("comment_question"))
+            return
+        self.survey_step(
+            progress, runner.step(progress.progress, self.reading.text, today=self.today)
+        )
+
+    def survey_step(self, progress: SurveyProgress, step: FormStep) -> None:
+        if step.status == "asking":
+            for reply in step.replies:
+                self.say(reply.text, reply.choices)
+            progress.progress = dict(step.progress)
+            return
+        # Submitted, or the citizen stopped: keep what was answered and move on.
+        answers = step.data or step.progress.get("answers", {})
+        kept, _secret = split_secrets(dict(answers))  # a survey keeps no document number
+        self.tx.update_rating(self.row["id"], answers={**kept, "declined": False})
+        progress.progress = {}
+        progress.step = "comment"
+        self.say(self.texts("comment_question"))
+
+    def record(self, score: int | None, *, declined: bool) -> None:
+        """Store the rating now, so a citizen who stops answering still counts. A rating
+        given after an attendant closed the conversation records that attendant."""
+        survey = self.engine.config.survey
+        agent = self.row["agent"] if self.row["resolved_at"] is not None else None
+        self.tx.add_rating(
+            conversation_id=self.row["id"],
+            department=self.department,
+            score=score,
+            scale_min=survey.scale_min,
+            scale_max=survey.scale_max,
+            comment=None,
+            answers={"declined": declined},
+            now=self.now,
+            agent=agent,
+        )
+
+    def finish(self, comment: str | None, *, declined: bool = False) -> None:
+        if comment:
+            self.tx.update_rating(self.row["id"], comment=comment)
+        self.context.survey = None
+        self.say(self.texts("closing_declined" if declined else "closing_thanks"))
+        self.move(State.CLOSED)
+
+
+def start_survey(turn: Turn) -> None:
+    """Move to the closing survey and ask for the score (the bot's path and an
+    attendant's close both come here)."""
+    survey = turn.engine.config.survey
+    turn.move(State.RATING)
+    turn.context.form = None
+    turn.context.survey = SurveyProgress()
+    turn.say(turn.texts("rating_question", min=survey.scale_min, max=survey.scale_max))
+
+
+def split_secrets(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Form answers as stored in clear (document numbers masked) and the answers that
+    held a CPF-looking number, to be kept encrypted."""
+    kept: dict[str, Any] = {}
+    secret: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, str):
+            masked = cpf.redact(value)
+            if masked != value:
+                secret[key] = value
+                value = masked
+        kept[key] = value
+    return kept, secret
