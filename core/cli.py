@@ -7,19 +7,19 @@ import json
 import logging
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated
 
 import sqlalchemy as sa
 import typer
 
-from civic import __version__, cli_admin, cli_keys, cli_report, instance
+from civic import __version__, cli_admin, cli_conversations, cli_keys, cli_report, instance
 from civic.cli_admin import ConfigOption
 from civic.cli_common import DatabaseUrl, fail, open_storage
 from civic.config import ConfigError, load_config
-from civic.engine import Engine
+from civic.engine import Engine, InvalidInbound
 from civic.plugins import PluginLoadError, each_plugin, load_plugins, plugin_infos, pm
-from civic.values import Inbound, Outcome, Reply
+from civic.values import Delivery, Inbound, Outcome
 
 app = typer.Typer(
     help="civic: a city's citizen-contact service, run as department plugins.",
@@ -32,6 +32,11 @@ TERMINAL_CHANNEL = "terminal"
 
 
 class OutputFormat(enum.StrEnum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+class InputFormat(enum.StrEnum):
     text = "text"
     jsonl = "jsonl"
 
@@ -87,14 +92,25 @@ def run(
     ] = None,
     output_format: Annotated[
         OutputFormat,
-        typer.Option("--format", "-f", help="text, or jsonl: one JSON object per bot message."),
+        typer.Option("--format", "-f", help="text, or jsonl: one JSON object per message."),
     ] = OutputFormat.text,
+    input_format: Annotated[
+        InputFormat,
+        typer.Option(
+            "--input",
+            help='text (one message per line), or jsonl: {"text": ..., "id": ...} per line, '
+            "where id is the channel message id (a repeated id is a retried delivery).",
+        ),
+    ] = InputFormat.text,
     config: ConfigOption = None,
 ) -> None:
     """Chat as a citizen in the terminal.
 
-    When standard input is not a terminal, each line is one citizen message, so
-    `civic run < conversation.txt` plays a whole conversation. Blank lines are skipped.
+    The terminal is a channel like any other: `civic run --as ADDRESS` first prints what
+    is waiting in the outbox for that address (an attendant's reply, the survey after an
+    attendant closed), then handles its input. When standard input is not a terminal,
+    each line is one citizen message, so `civic run < conversation.txt` plays a whole
+    conversation. Blank lines are skipped.
     """
     try:
         city = load_config(config)
@@ -123,18 +139,25 @@ def run(
         )
     show = _printer(output_format, interactive)
     try:
-        for text in _citizen_lines(interactive):
+        waiting = engine.pending(TERMINAL_CHANNEL, address)
+        if waiting:
+            show(engine, waiting, None)
+        for text, message_id in _inputs(_citizen_lines(interactive), input_format):
             if output_format is OutputFormat.text and not interactive:
                 typer.echo(f"você> {text}")
-            outcome = engine.handle(
-                Inbound(
-                    channel=TERMINAL_CHANNEL,
-                    address=address,
-                    text=text,
-                    pinned_department=department,
+            try:
+                outcome = engine.handle(
+                    Inbound(
+                        channel=TERMINAL_CHANNEL,
+                        address=address,
+                        text=text,
+                        channel_message_id=message_id,
+                        pinned_department=department,
+                    )
                 )
-            )
-            show(outcome)
+            except InvalidInbound as exc:
+                fail(str(exc), code=2)
+            show(engine, [d for d in outcome.deliveries if d.status == "pending"], outcome)
     except KeyboardInterrupt:
         typer.echo("", err=True)
     except sa.exc.DBAPIError as exc:  # the database went away or refuses writes
@@ -166,6 +189,24 @@ def _citizen_lines(interactive: bool) -> Iterator[str]:
             yield line
 
 
+def _inputs(lines: Iterator[str], input_format: InputFormat) -> Iterator[tuple[str, str | None]]:
+    """Each message's text and channel message id (``--input jsonl`` gives ids)."""
+    for number, line in enumerate(lines, start=1):
+        if input_format is InputFormat.text:
+            yield line, None
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            fail(f"input line {number} is not JSON: {exc}", code=2)
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            fail(f'input line {number}: expected {{"text": "...", "id": "..."}}', code=2)
+        message_id = item.get("id")
+        if message_id is not None and not isinstance(message_id, str | int):
+            fail(f"input line {number}: id must be a string", code=2)
+        yield item["text"], None if message_id is None else str(message_id)
+
+
 def _decode(raw: bytes) -> str:
     """A line as UTF-8, or as Windows-1252 (a file saved by an older Windows editor)."""
     try:
@@ -174,32 +215,53 @@ def _decode(raw: bytes) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _printer(output_format: OutputFormat, interactive: bool):
-    def as_json(outcome: Outcome) -> None:
-        for reply in outcome.replies:
-            typer.echo(json.dumps(_reply_object(outcome, reply), ensure_ascii=False))
-        sys.stdout.flush()
+Show = Callable[["Engine", Sequence["Delivery"], "Outcome | None"], None]
 
-    def as_text(outcome: Outcome) -> None:
-        for reply in outcome.replies:
-            typer.echo("civic> " + Engine.render(reply).replace("\n", "\n       "))
+
+def _printer(output_format: OutputFormat, interactive: bool) -> Show:
+    """Print deliveries (then mark them sent: the terminal delivered them)."""
+
+    def as_json(engine: Engine, deliveries: Sequence[Delivery], outcome: Outcome | None) -> None:
+        for delivery in deliveries:
+            typer.echo(json.dumps(_reply_object(engine, delivery, outcome), ensure_ascii=False))
+        sys.stdout.flush()
+        engine.mark([d.id for d in deliveries], "sent")
+
+    def as_text(engine: Engine, deliveries: Sequence[Delivery], outcome: Outcome | None) -> None:
+        for delivery in deliveries:
+            who = f"{delivery.agent} (atendente)" if delivery.author == "agent" else "civic"
+            indent = "\n" + " " * (len(who) + 2)
+            typer.echo(f"{who}> " + Engine.render(delivery.reply).replace("\n", indent))
         if not interactive:
             typer.echo("")
-        if not outcome.replies and outcome.state == "waiting_human":
+        if outcome is not None and not deliveries and outcome.state in TEAM_STATES:
             typer.secho("(mensagem registrada; aguardando atendente)", err=True, dim=True)
         sys.stdout.flush()
+        engine.mark([d.id for d in deliveries], "sent")
 
     return as_json if output_format is OutputFormat.jsonl else as_text
 
 
-def _reply_object(outcome: Outcome, reply: Reply) -> dict[str, object]:
+TEAM_STATES = ("waiting_human", "with_agent")
+
+
+def _reply_object(engine: Engine, delivery: Delivery, outcome: Outcome | None) -> dict[str, object]:
     """One line of ``--format jsonl`` (see schemas/run-output.schema.json)."""
+    if outcome is None:
+        conversation = engine.conversation(delivery.conversation_id or 0)
+        state = conversation.state if conversation else "closed"
+        department = conversation.department if conversation else None
+    else:
+        state, department = outcome.state, outcome.department
+    reply = delivery.reply
     return {
-        "conversation": outcome.conversation_id,
-        "state": outcome.state,
-        "department": outcome.department,
+        "conversation": delivery.conversation_id,
+        "state": state,
+        "department": department,
         "text": reply.text,
         "choices": [{"value": c.value, "label": c.label} for c in reply.choices],
+        "author": delivery.author,
+        "agent": delivery.agent,
     }
 
 
@@ -236,6 +298,7 @@ def plugins(
 cli_admin.register(app)
 cli_report.register(app)
 cli_keys.register(app)
+cli_conversations.register(app)
 
 
 # -- entry point --------------------------------------------------------------------

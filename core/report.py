@@ -132,18 +132,21 @@ class ReportQuery:
             self._cache[key] = compute()
         return self._cache[key]  # type: ignore[no-any-return]
 
-    def _counts(self) -> tuple[Aggregate[int], Aggregate[int]]:
-        def compute() -> tuple[Aggregate[int], Aggregate[int]]:
+    def _counts(self) -> tuple[Aggregate[int], Aggregate[int], Aggregate[int]]:
+        def compute() -> tuple[Aggregate[int], Aggregate[int], Aggregate[int]]:
             filters = self.scope.filters()
-            ((conversations, contacts),) = db.report_conversation_counts(self._tx, only=filters)
+            ((conversations, contacts, abandoned),) = db.report_conversation_counts(
+                self._tx, only=filters
+            )
             grouped = (
                 db.report_conversation_counts(self._tx, by=self._by(), only=filters)
                 if self.scope.by
                 else []
             )
             return (
-                Aggregate(conversations, {str(k): n for k, n, _ in grouped}),
-                Aggregate(contacts, {str(k): n for k, _, n in grouped}),
+                Aggregate(conversations, {str(row[0]): row[1] for row in grouped}),
+                Aggregate(contacts, {str(row[0]): row[2] for row in grouped}),
+                Aggregate(int(abandoned), {str(row[0]): int(row[3]) for row in grouped}),
             )
 
         return self._cached(("counts",), compute)
@@ -160,6 +163,10 @@ class ReportQuery:
     def contacts(self) -> Aggregate[int]:
         """The number of distinct identified citizens (a citizen counts once per group)."""
         return self._counts()[1]
+
+    def abandoned(self) -> Aggregate[int]:
+        """The number of conversations closed because the citizen went quiet (expiry)."""
+        return self._counts()[2]
 
     def score_counts(self) -> Aggregate[ScoreCounts]:
         """The scores given, per scale and score (see :class:`ScoreCounts`)."""
@@ -291,6 +298,7 @@ class Indicators:
 
     contacts: int | None = None
     conversations: int | None = None
+    abandoned: int | None = None
     rated: int | None = None
     response_rate_percent: float | None = None
     mean_score: float | None = None
@@ -426,7 +434,7 @@ def build_timeline(storage: Storage, scope: ReportScope, *, period: str | None =
         )
     return Timeline(
         period=period,
-        contacts={str(key): contacts for key, _, contacts in sorted(counts)},
+        contacts={str(row[0]): row[2] for row in sorted(counts)},
         mean_by_department={
             department: {key: c.mean() or 0.0 for key, c in sorted(cells.items())}
             for department, cells in sorted(by_department.items())

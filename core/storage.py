@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlmodel import SQLModel
 
 from civic import migrations, tables
+from civic.values import Choice, Delivery, Reply
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,13 @@ submission_t = tables.Submission.__table__
 counter_t = tables.ProtocolCounter.__table__
 rating_t = tables.Rating.__table__
 setting_t = tables.Setting.__table__
+outbox_t = tables.Outbox.__table__
+event_t = tables.Event.__table__
+agent_t = tables.Agent.__table__
+audit_t = tables.Audit.__table__
+
+#: Delivery statuses in the order they happen; a status never moves backwards.
+OUTBOX_ORDER = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
 # Statements of the per-message path, built once: executing a prepared statement with a
@@ -54,11 +62,16 @@ _OPEN_CONVERSATION = (
 )
 _CONVERSATION = sa.select(conversation_t).where(conversation_t.c.id == sa.bindparam("row_id"))
 _INSERT_CONVERSATION = conversation_t.insert()
+_INSERT_OUTBOX = outbox_t.insert()
 _UPDATE_CONVERSATION = conversation_t.update().where(conversation_t.c.id == sa.bindparam("row_id"))
 
 
 class StorageError(RuntimeError):
     """The database cannot be opened or upgraded; the message says why."""
+
+
+class Conflict(StorageError):
+    """Another worker wrote the same row first (a unique key); try again."""
 
 
 def utcnow() -> dt.datetime:
@@ -179,8 +192,11 @@ class Storage:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        with self._writer.begin() as conn:
-            yield Transaction(conn)
+        try:
+            with self._writer.begin() as conn:
+                yield Transaction(conn)
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
 
     @contextmanager
     def reading(self) -> Iterator[Transaction]:
@@ -320,33 +336,58 @@ class Transaction:
         self.conn.execute(_UPDATE_CONVERSATION, {"row_id": conversation_id, **values})
 
     # -- citizens -------------------------------------------------------------------
-    def upsert_citizen(
-        self, *, name: str, cpf_hash: str, cpf_masked: str, now: dt.datetime
-    ) -> tuple[int, bool]:
-        """Find the citizen by CPF hash (updating the name) or create one.
+    def find_or_add_citizen(
+        self,
+        *,
+        name: str,
+        cpf_hash: str,
+        cpf_masked: str,
+        cpf_encrypted: str,
+        now: dt.datetime,
+    ) -> tuple[int, str | None]:
+        """Find the citizen by CPF hash or create one.
 
-        Returns the citizen's id and whether they were already known.
+        Returns the citizen's id and the name stored before (``None`` for a new citizen).
+        A known citizen is never renamed: the name typed now belongs to the conversation.
         """
-        found = self.conn.execute(
-            sa.select(citizen_t.c.id).where(citizen_t.c.cpf_hash == cpf_hash)
-        ).scalar()
-        if found is not None:
+        found = (
             self.conn.execute(
-                citizen_t.update()
-                .where(citizen_t.c.id == found)
-                .values(name=storable_text(name), last_seen_at=now)
+                sa.select(citizen_t.c.id, citizen_t.c.name, citizen_t.c.cpf_encrypted).where(
+                    citizen_t.c.cpf_hash == cpf_hash
+                )
             )
-            return int(found), True
-        result = self.conn.execute(
-            citizen_t.insert().values(
-                name=storable_text(name),
+            .mappings()
+            .first()
+        )
+        if found is not None:
+            values: dict[str, Any] = {"last_seen_at": now}
+            if not found["cpf_encrypted"]:
+                values["cpf_encrypted"] = cpf_encrypted
+            self.conn.execute(
+                citizen_t.update().where(citizen_t.c.id == found["id"]).values(**values)
+            )
+            return int(found["id"]), str(found["name"])
+        try:
+            with self.conn.begin_nested():
+                result = self.conn.execute(
+                    citizen_t.insert().values(
+                        name=storable_text(name),
+                        cpf_hash=cpf_hash,
+                        cpf_masked=cpf_masked,
+                        cpf_encrypted=cpf_encrypted,
+                        created_at=now,
+                        last_seen_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError:  # the same CPF, from another worker, just now
+            return self.find_or_add_citizen(
+                name=name,
                 cpf_hash=cpf_hash,
                 cpf_masked=cpf_masked,
-                created_at=now,
-                last_seen_at=now,
+                cpf_encrypted=cpf_encrypted,
+                now=now,
             )
-        )
-        return int(result.inserted_primary_key[0]), False
+        return int(result.inserted_primary_key[0]), None
 
     def citizen(self, citizen_id: int) -> RowMapping | None:
         return (
@@ -384,6 +425,9 @@ class Transaction:
         protocol: str,
         data: Mapping[str, Any],
         now: dt.datetime,
+        secret_data: str | None = None,
+        citizen_id: int | None = None,
+        citizen_name: str | None = None,
     ) -> int:
         result = self.conn.execute(
             submission_t.insert().values(
@@ -392,7 +436,10 @@ class Transaction:
                 form=form,
                 protocol=protocol,
                 status="received",
-                data=json.dumps(data, ensure_ascii=False),
+                data=storable_text(json.dumps(data, ensure_ascii=False)),
+                secret_data=secret_data,
+                citizen_id=citizen_id,
+                citizen_name=storable_text(citizen_name) if citizen_name else None,
                 created_at=now,
                 updated_at=now,
             )
@@ -465,8 +512,272 @@ class Transaction:
     def ratings(self) -> list[RowMapping]:
         return list(self.conn.execute(sa.select(rating_t).order_by(rating_t.c.id)).mappings())
 
+    # -- the outbox -----------------------------------------------------------------
+    def inbound_message_id(self, channel: str, channel_message_id: str) -> int | None:
+        """The id of the inbound message a channel already delivered, if any."""
+        found = self.conn.execute(
+            _MESSAGE_SEEN, {"channel": channel, "channel_message_id": channel_message_id}
+        ).scalar()
+        return None if found is None else int(found)
+
+    def message_conversation(self, message_id: int) -> int:
+        return int(
+            self.conn.execute(
+                sa.select(message_t.c.conversation_id).where(message_t.c.id == message_id)
+            ).scalar_one()
+        )
+
+    def add_outbox(
+        self,
+        *,
+        message_id: int,
+        conversation_id: int,
+        in_reply_to: int | None,
+        channel: str,
+        address: str,
+        author: str,
+        agent: str | None,
+        payload: str,
+        now: dt.datetime,
+    ) -> int:
+        result = self.conn.execute(
+            _INSERT_OUTBOX,
+            {
+                "message_id": message_id,
+                "conversation_id": conversation_id,
+                "in_reply_to": in_reply_to,
+                "channel": channel,
+                "address": address,
+                "author": author,
+                "agent": agent,
+                "payload": storable_text(payload),
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        return int(result.inserted_primary_key[0])
+
+    def outbox_for(self, in_reply_to: int) -> list[Delivery]:
+        """The messages stored in answer to one inbound message, in order."""
+        query = (
+            sa.select(outbox_t).where(outbox_t.c.in_reply_to == in_reply_to).order_by(outbox_t.c.id)
+        )
+        return [_delivery(row) for row in self.conn.execute(query).mappings()]
+
+    def pending_outbox(
+        self, channel: str, address: str | None = None, limit: int = 500
+    ) -> list[Delivery]:
+        """Messages not yet sent on ``channel`` (to ``address``), oldest first."""
+        query = sa.select(outbox_t).where(
+            outbox_t.c.channel == channel, outbox_t.c.status == "pending"
+        )
+        if address is not None:
+            query = query.where(outbox_t.c.address == address)
+        query = query.order_by(outbox_t.c.id).limit(limit)
+        return [_delivery(row) for row in self.conn.execute(query).mappings()]
+
+    def advance_outbox(
+        self,
+        ids: list[int],
+        status: str,
+        now: dt.datetime,
+        *,
+        provider_message_id: str | None = None,
+        error: str | None = None,
+    ) -> int:
+        """Move outbox rows forward to ``status``; rows already past it are left alone
+        (a "delivered" arriving after "read" changes nothing). Returns rows changed."""
+        if status not in OUTBOX_ORDER:
+            raise ValueError(f"unknown delivery status {status!r}")
+        earlier = [name for name, rank in OUTBOX_ORDER.items() if rank < OUTBOX_ORDER[status]]
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if provider_message_id is not None:
+            values["provider_message_id"] = provider_message_id
+        if error is not None:
+            values["error"] = storable_text(error)
+        result = self.conn.execute(
+            outbox_t.update()
+            .where(outbox_t.c.id.in_(ids), outbox_t.c.status.in_(earlier))
+            .values(**values)
+        )
+        return int(result.rowcount or 0)
+
+    # -- events, agents, audit ------------------------------------------------------
+    def add_event(
+        self,
+        *,
+        conversation_id: int,
+        kind: str,
+        actor: str,
+        department: str | None,
+        note: str | None,
+        now: dt.datetime,
+    ) -> None:
+        self.conn.execute(
+            event_t.insert().values(
+                conversation_id=conversation_id,
+                kind=kind,
+                actor=actor,
+                department=department,
+                note=storable_text(note) if note else None,
+                created_at=now,
+            )
+        )
+
+    def events(self, conversation_id: int) -> list[RowMapping]:
+        query = (
+            sa.select(event_t)
+            .where(event_t.c.conversation_id == conversation_id)
+            .order_by(event_t.c.id)
+        )
+        return list(self.conn.execute(query).mappings())
+
+    def ensure_agent(self, name: str, now: dt.datetime) -> int:
+        """The attendant's id, recording them on their first action."""
+        found = self.conn.execute(sa.select(agent_t.c.id).where(agent_t.c.name == name)).scalar()
+        if found is not None:
+            return int(found)
+        try:
+            with self.conn.begin_nested():
+                result = self.conn.execute(
+                    agent_t.insert().values(name=name, departments="[]", created_at=now)
+                )
+            return int(result.inserted_primary_key[0])
+        except sa.exc.IntegrityError:  # another worker recorded them first
+            return int(
+                self.conn.execute(
+                    sa.select(agent_t.c.id).where(agent_t.c.name == name)
+                ).scalar_one()
+            )
+
+    def agent(self, name: str) -> RowMapping | None:
+        return (
+            self.conn.execute(sa.select(agent_t).where(agent_t.c.name == name)).mappings().first()
+        )
+
+    def add_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        conversation_id: int | None,
+        reason: str | None,
+        now: dt.datetime,
+    ) -> None:
+        self.conn.execute(
+            audit_t.insert().values(
+                actor=actor,
+                action=action,
+                target=target,
+                conversation_id=conversation_id,
+                reason=storable_text(reason) if reason else None,
+                created_at=now,
+            )
+        )
+
+    def audits(self) -> list[RowMapping]:
+        return list(self.conn.execute(sa.select(audit_t).order_by(audit_t.c.id)).mappings())
+
+    # -- the staff's views ----------------------------------------------------------
+    def lock_conversation(self, conversation_id: int) -> RowMapping | None:
+        """A conversation, locked for this transaction (PostgreSQL; SQLite's write
+        transaction already excludes other writers)."""
+        return (
+            self.conn.execute(
+                sa.select(conversation_t)
+                .where(conversation_t.c.id == conversation_id)
+                .with_for_update()
+            )
+            .mappings()
+            .first()
+        )
+
+    def staff_conversations(
+        self,
+        *,
+        department: str | None = None,
+        state: str | None = None,
+        agent: str | None = None,
+        include_closed: bool = False,
+        limit: int = 1000,
+    ) -> list[RowMapping]:
+        """Conversations for a staff listing: open ones (unless ``include_closed``),
+        waiting the longest first."""
+        query = sa.select(conversation_t)
+        if department is not None:
+            query = query.where(conversation_t.c.department == department)
+        if state is not None:
+            query = query.where(conversation_t.c.state == state)
+        elif not include_closed:
+            query = query.where(conversation_t.c.closed_at.is_(None))
+        if agent is not None:
+            query = query.where(conversation_t.c.agent == agent)
+        waiting = sa.func.coalesce(conversation_t.c.handed_over_at, conversation_t.c.opened_at)
+        query = query.order_by(waiting, conversation_t.c.id).limit(limit)
+        return list(self.conn.execute(query).mappings())
+
+    def messages_with_status(self, conversation_id: int) -> list[RowMapping]:
+        """A conversation's messages, each outbound one with its delivery status."""
+        query = (
+            sa.select(message_t, outbox_t.c.status)
+            .select_from(message_t.outerjoin(outbox_t, outbox_t.c.message_id == message_t.c.id))
+            .where(message_t.c.conversation_id == conversation_id)
+            .order_by(message_t.c.id)
+        )
+        return list(self.conn.execute(query).mappings())
+
+    def submissions_of(self, conversation_id: int) -> list[RowMapping]:
+        query = (
+            sa.select(submission_t)
+            .where(submission_t.c.conversation_id == conversation_id)
+            .order_by(submission_t.c.id)
+        )
+        return list(self.conn.execute(query).mappings())
+
+    def expirable_conversations(
+        self,
+        *,
+        idle_before: dt.datetime,
+        survey_idle_before: dt.datetime,
+        team_idle_before: dt.datetime | None,
+        limit: int = 500,
+    ) -> list[int]:
+        """Open conversations whose citizen has been quiet past the limits (each is
+        re-checked on its locked row before it is closed)."""
+        last = sa.func.coalesce(conversation_t.c.last_citizen_at, conversation_t.c.opened_at)
+        team = ("waiting_human", "with_agent")
+        rules = [
+            sa.and_(conversation_t.c.state == "rating", last < survey_idle_before),
+            sa.and_(conversation_t.c.state.not_in(("rating", *team)), last < idle_before),
+        ]
+        if team_idle_before is not None:
+            rules.append(sa.and_(conversation_t.c.state.in_(team), last < team_idle_before))
+        query = (
+            sa.select(conversation_t.c.id)
+            .where(conversation_t.c.closed_at.is_(None), sa.or_(*rules))
+            .order_by(conversation_t.c.id)
+            .limit(limit)
+        )
+        return [int(value) for value in self.conn.execute(query).scalars()]
+
 
 # -- helpers --------------------------------------------------------------------------
+
+
+def _delivery(row: Mapping[str, Any]) -> Delivery:
+    payload = json.loads(row["payload"])
+    reply = Reply(
+        text=payload.get("text", ""),
+        choices=tuple(
+            Choice(str(value), str(label)) for value, label in payload.get("choices", [])
+        ),
+    )
+    return Delivery(
+        row["id"], reply, row["author"], row["agent"], row["status"], row["conversation_id"]
+    )
 
 
 def _put_setting(conn: Connection, key: str, value: str) -> None:
@@ -616,8 +927,23 @@ REPORT_GROUPINGS = ("department", "day", "week", "month", "agent")
 #: Group key of conversations without a department, and of ratings without an agent.
 NO_DEPARTMENT = "(none)"
 BOT_AGENT = "(bot)"
-#: The ends a median duration can be measured to, from ``conversation.opened_at``.
+#: The ends a median duration can be measured to. A conversation handed to the team is
+#: measured from the hand-over to the attendant's first message (``first_response``) or
+#: to the attendant's close (``closed``); one the bot served, from its opening to the
+#: bot's first reply or to its closing.
 DURATION_ENDS = {"first_response": "first_response_at", "closed": "closed_at"}
+_TEAM_ENDS = {"first_response": "agent_first_response_at", "closed": "resolved_at"}
+
+
+def _duration_span(end: str) -> tuple[Any, Any]:
+    """The start and end columns of a duration, as :data:`DURATION_ENDS` describes."""
+    handed = conversation_t.c.handed_over_at
+    start = sa.func.coalesce(handed, conversation_t.c.opened_at)
+    finish = sa.case(
+        (handed.is_not(None), conversation_t.c[_TEAM_ENDS[end]]),
+        else_=conversation_t.c[DURATION_ENDS[end]],
+    )
+    return start, finish
 
 
 @attrs.frozen
@@ -637,8 +963,8 @@ def _report_key(dialect: str, by: str, timezone: str = "UTC") -> sa.ColumnElemen
     opened = _local_wall_clock(dialect, conversation_t.c.opened_at, timezone)
     if by == "department":
         return sa.func.coalesce(conversation_t.c.department, NO_DEPARTMENT)
-    if by == "agent":
-        return sa.func.coalesce(rating_t.c.agent, BOT_AGENT)
+    if by == "agent":  # the attendant who had the conversation, else the one rated
+        return sa.func.coalesce(conversation_t.c.agent, rating_t.c.agent, BOT_AGENT)
     if dialect == "sqlite":
         if by == "day":
             return sa.func.strftime("%Y-%m-%d", opened)
@@ -719,11 +1045,13 @@ def report_conversation_counts(
     by: tuple[str, ...] = (),
     only: ReportFilter = ReportFilter(),
 ) -> list[tuple[Any, ...]]:
-    """``(keys..., conversations, contacts)`` per group; contacts are distinct citizens."""
+    """``(keys..., conversations, contacts, abandoned)`` per group; contacts are distinct
+    citizens, abandoned the conversations closed by expiry."""
+    abandoned = sa.func.count(sa.case((conversation_t.c.close_reason == "abandoned", 1)))
     query = _report_select(
         tx.conn.dialect.name,
         by,
-        [sa.func.count(), sa.func.count(sa.distinct(conversation_t.c.citizen_id))],
+        [sa.func.count(), sa.func.count(sa.distinct(conversation_t.c.citizen_id)), abandoned],
         only,
     )
     return [tuple(row) for row in tx.conn.execute(query)]
@@ -785,8 +1113,8 @@ def report_median_seconds(
     each group in order and averages the middle one or two, which gives the same value.
     """
     dialect = tx.conn.dialect.name
-    end_column = conversation_t.c[DURATION_ENDS[end]]
-    seconds = _seconds_between(dialect, conversation_t.c.opened_at, end_column)
+    start_column, end_column = _duration_span(end)
+    seconds = _seconds_between(dialect, start_column, end_column)
     if dialect != "sqlite":
         median = sa.func.percentile_cont(0.5).within_group(seconds)
         query = _report_select(dialect, by, [median], only).where(end_column.is_not(None))

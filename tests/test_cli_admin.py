@@ -107,10 +107,20 @@ def test_protocols_show_and_set_status(tmp_path: Path) -> None:
         app, ["protocols", "set-status", protocol, "in_progress", "--database-url", url]
     )
     assert changed.exit_code == 0
+    # Told to the citizen it belongs to (the same CPF, from a new conversation)...
     asked = runner.invoke(
-        app, ["run", "--database-url", url], input=f"qual o status do protocolo {protocol}?\n"
+        app,
+        ["run", "--database-url", url],
+        input=f"Maria 529.982.247-25\nqual o status do protocolo {protocol}?\n",
     )
     assert "em análise pela equipe" in asked.stdout
+    # ...and to nobody else.
+    stranger = runner.invoke(
+        app,
+        ["run", "--database-url", url],
+        input=f"João 111.444.777-35\nqual o status do protocolo {protocol}?\n",
+    )
+    assert "em análise" not in stranger.stdout and "outra pessoa" in stranger.stdout
     bad = runner.invoke(app, ["protocols", "set-status", protocol, "done", "--database-url", url])
     assert bad.exit_code == 2 and "unknown status" in bad.stderr
     missing = runner.invoke(app, ["protocols", "show", "CAC-1999-000001", "--database-url", url])

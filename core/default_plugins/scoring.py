@@ -104,6 +104,12 @@ def register_report_indicators(register: Callable[[ReportIndicator], None]) -> N
         ("contacts", "Contatos", lambda q: q.contacts(), "Cidadãos identificados distintos."),
         ("conversations", "Atendimentos", lambda q: q.conversations(), "Conversas abertas."),
         (
+            "abandoned",
+            "Abandonados",
+            lambda q: q.abandoned(),
+            "Conversas encerradas por falta de resposta do cidadão (contadas à parte).",
+        ),
+        (
             "rated",
             "Avaliações",
             lambda q: q.score_counts().map(lambda c: c.rated),
@@ -149,13 +155,15 @@ def register_report_indicators(register: Callable[[ReportIndicator], None]) -> N
             "median_first_response_seconds",
             "Mediana da primeira resposta (s)",
             lambda q: q.median_seconds("first_response").map(_seconds),
-            "Segundos entre a abertura e a primeira resposta.",
+            "Segundos até a primeira resposta: do atendente, contados da passagem à equipe; "
+            "do robô, contados da abertura.",
         ),
         (
             "median_resolution_seconds",
             "Mediana do tempo de atendimento (s)",
             lambda q: q.median_seconds("closed").map(_seconds),
-            "Segundos entre a abertura e o encerramento.",
+            "Segundos até o encerramento: pelo atendente, contados da passagem à equipe; "
+            "pelo robô, contados da abertura.",
         ),
     ]
     for name, label, compute, description in indicators:
