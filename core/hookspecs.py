@@ -100,7 +100,7 @@ def identify_citizen(
     :param texts: the city's citizen-facing texts (``texts("cpf_missing")``).
     :param message: the message read once (``message.cpf``: the first valid CPF found).
         When civic retries with a name or CPF kept from an earlier message, ``text``
-        holds both and ``message`` is not passed.
+        holds both and ``message`` is the reading of that combined text.
     :return: an :class:`~civic.values.Identity` (name and CPF digits) when the message
         identifies the citizen; a :class:`~civic.values.NotIdentified` whose ``reason``
         tells the citizen what is missing or wrong; ``None`` to let another plugin try.

@@ -182,6 +182,15 @@ class _Action:
             Happening(kind, self.actor, department or self.row["department"], note)
         )
 
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.changes
+            or self.happenings
+            or self.outgoing
+            or self.state.value != self.row["state"]
+        )
+
     def finish(self) -> int:
         from civic.engine import queue, record_happenings, snapshot
 
@@ -203,6 +212,8 @@ def _run(engine: Engine, conversation_id: int, actor: str, work: Any) -> None:
     with engine.storage.transaction() as tx:
         action = _Action(engine, tx, conversation_id, actor)
         work(action)
+        if not action.changed:
+            return  # nothing to do after all (taken again, expired already)
         action.finish()
     engine.notify(
         [(hook, {"conversation": action.snapshot, **kw}) for hook, kw in action.notices],
@@ -210,7 +221,7 @@ def _run(engine: Engine, conversation_id: int, actor: str, work: Any) -> None:
     )
 
 
-def _require_department(engine: Engine, row: Any) -> None:
+def _require_open(row: Any) -> None:
     if row["state"] == State.CLOSED:
         raise StaffError(f"conversation {row['id']} is closed")
 
@@ -220,7 +231,7 @@ def take(engine: Engine, conversation_id: int, agent: str) -> None:
     agent = agent_name(agent)
 
     def work(action: _Action) -> None:
-        _require_department(engine, action.row)
+        _require_open(action.row)
         current = action.row["agent"]
         if action.state is State.AGENT and current == agent:
             return  # taking one's own conversation again changes nothing
@@ -256,7 +267,7 @@ def reply(engine: Engine, conversation_id: int, agent: str, text: str) -> None:
         raise StaffError(f"the reply is longer than {TEXT_LIMIT} characters")
 
     def work(action: _Action) -> None:
-        _require_department(engine, action.row)
+        _require_open(action.row)
         if action.state is State.HUMAN:
             action.tx.ensure_agent(agent, action.now)
             action.move(State.AGENT)
@@ -289,7 +300,7 @@ def transfer(
     note = (note or "").strip()[:TEXT_LIMIT] or None
 
     def work(action: _Action) -> None:
-        _require_department(engine, action.row)
+        _require_open(action.row)
         if action.state not in WITH_TEAM:
             raise StaffError(
                 f"conversation {conversation_id} is not with the team (state {action.state.value})"
@@ -337,7 +348,7 @@ def close(engine: Engine, conversation_id: int, agent: str) -> None:
     agent = agent_name(agent)
 
     def work(action: _Action) -> None:
-        _require_department(engine, action.row)
+        _require_open(action.row)
         if action.state not in WITH_TEAM:
             raise StaffError(
                 f"conversation {conversation_id} is not with the team (state {action.state.value})"

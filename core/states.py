@@ -22,29 +22,18 @@ class State(StrEnum):
 #: Every move the engine makes; staying in the same state is always legal. Every open
 #: state can be closed by expiry (``abandoned``).
 TRANSITIONS: dict[State, frozenset[State]] = {
-    # Identified: to the menu or a pinned department. "atendente": to the team. A city
-    # that asks the CPF only where needed starts at the menu and comes back here.
-    State.IDENTIFYING: frozenset(
-        {State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.RATING, State.CLOSED}
-    ),
+    # Identified: to the menu or a pinned department. "atendente": to the team.
+    State.IDENTIFYING: frozenset({State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.CLOSED}),
+    # A city that asks the CPF only where needed comes back here from the menu.
     State.CHOOSING: frozenset(
         {State.IDENTIFYING, State.DEPARTMENT, State.HUMAN, State.RATING, State.CLOSED}
     ),
     State.DEPARTMENT: frozenset(
-        {
-            State.IDENTIFYING,
-            State.CHOOSING,
-            State.DEPARTMENT,
-            State.FORM,
-            State.HUMAN,
-            State.OFFERING,
-            State.RATING,
-            State.CLOSED,
-        }
+        {State.CHOOSING, State.FORM, State.HUMAN, State.OFFERING, State.RATING, State.CLOSED}
     ),
     State.FORM: frozenset(
         {State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.OFFERING, State.RATING, State.CLOSED}
-    ),
+    ),  # fmt: skip
     # Waiting in the queue: an attendant takes it; the citizen may leave for the menu.
     State.HUMAN: frozenset(
         {
@@ -55,20 +44,19 @@ TRANSITIONS: dict[State, frozenset[State]] = {
             State.RATING,
             State.CLOSED,
         }
-    ),
+    ),  # fmt: skip
     # With an attendant: released or transferred back to a queue, closed to the survey.
     State.AGENT: frozenset({State.HUMAN, State.RATING, State.CLOSED}),
     State.OFFERING: frozenset(
         {
+            State.IDENTIFYING,
             State.CHOOSING,
             State.DEPARTMENT,
-            State.FORM,
             State.HUMAN,
-            State.IDENTIFYING,
             State.RATING,
             State.CLOSED,
         }
-    ),
+    ),  # fmt: skip
     # Before giving a score, a citizen may still go back to the menu or ask for a person.
     State.RATING: frozenset({State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.CLOSED}),
     State.CLOSED: frozenset(),

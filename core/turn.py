@@ -22,7 +22,8 @@ from civic import cpf
 from civic.context import Context, FormProgress, SurveyProgress
 from civic.forms import FormStep
 from civic.plugins import PluginFailed, call_safely
-from civic.reading import Reading
+from civic.crypto import DecryptionError
+from civic.reading import Reading, read
 from civic.states import WITH_TEAM, State, check_transition
 from civic.text import REQUEST_WORDS
 from civic.values import (
@@ -370,11 +371,19 @@ class Turn:
         if self.context.pending_name:
             pending.append(f"{self.context.pending_name} {self.reading.text}")
         if self.context.pending_cpf and self.reading.cpf is None:
-            digits = self.engine.vault.decrypt(self.context.pending_cpf)
-            pending.append(f"{self.reading.text} {digits}")
+            try:
+                digits = self.engine.vault.decrypt(self.context.pending_cpf)
+            except DecryptionError:  # the key was rotated away meanwhile: ask again
+                self.context.pending_cpf = None
+            else:
+                pending.append(f"{self.reading.text} {digits}")
         for text in pending:
             retry = self.call(
-                "identify_citizen", text=text, conversation=self.snapshot(), texts=self.texts
+                "identify_citizen",
+                text=text,
+                conversation=self.snapshot(),
+                texts=self.texts,
+                message=read(text),
             )
             if isinstance(retry, Identity):
                 return retry

@@ -178,3 +178,40 @@ def test_a_citizen_who_writes_again_is_not_expired(storage: Storage) -> None:
     clock.now += dt.timedelta(minutes=20)
     assert staff.expire(engine) == [chat.last.conversation_id]
     assert [d for d in engine.pending("test", chat.address) if d.author == "system"] == []
+
+
+def test_expiry_from_several_workers_closes_each_conversation_once(storage: Storage) -> None:
+    import threading
+
+    from civic import hookimpl
+
+    closed: list[int] = []
+
+    class Count:
+        __name__ = "count"
+
+        @hookimpl
+        def conversation_closed(self, conversation) -> None:  # type: ignore[no-untyped-def]
+            closed.append(conversation.id)
+
+    pm = load_plugins()
+    plugin = Count()
+    pm.register(plugin)
+    try:
+        clock = Clock()
+        engine = Engine(storage, secret=SECRET, manager=pm, clock=clock)
+        for address in range(6):
+            Chat(engine, f"c{address}").send(MARIA)
+        clock.now += dt.timedelta(days=2)
+        results: list[list[int]] = []
+        workers = [
+            threading.Thread(target=lambda: results.append(staff.expire(engine)))
+            for _ in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        pm.unregister(plugin)
+    assert sorted(sum(results, [])) == sorted(closed) == list(range(1, 7))
