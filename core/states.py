@@ -33,7 +33,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     ),
     State.FORM: frozenset(
         {State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.OFFERING, State.RATING, State.CLOSED}
-    ),  # fmt: skip
+    ),
     # Waiting in the queue: an attendant takes it; the citizen may leave for the menu.
     State.HUMAN: frozenset(
         {
@@ -44,7 +44,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
             State.RATING,
             State.CLOSED,
         }
-    ),  # fmt: skip
+    ),
     # With an attendant: released or transferred back to a queue, closed to the survey.
     State.AGENT: frozenset({State.HUMAN, State.RATING, State.CLOSED}),
     State.OFFERING: frozenset(
@@ -56,7 +56,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
             State.RATING,
             State.CLOSED,
         }
-    ),  # fmt: skip
+    ),
     # Before giving a score, a citizen may still go back to the menu or ask for a person.
     State.RATING: frozenset({State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.CLOSED}),
     State.CLOSED: frozenset(),

@@ -20,9 +20,9 @@ import attrs
 
 from civic import cpf
 from civic.context import Context, FormProgress, SurveyProgress
+from civic.crypto import DecryptionError
 from civic.forms import FormStep
 from civic.plugins import PluginFailed, call_safely
-from civic.crypto import DecryptionError
 from civic.reading import Reading, read
 from civic.states import WITH_TEAM, State, check_transition
 from civic.text import REQUEST_WORDS

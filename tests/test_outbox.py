@@ -205,8 +205,7 @@ def test_expiry_from_several_workers_closes_each_conversation_once(storage: Stor
         clock.now += dt.timedelta(days=2)
         results: list[list[int]] = []
         workers = [
-            threading.Thread(target=lambda: results.append(staff.expire(engine)))
-            for _ in range(4)
+            threading.Thread(target=lambda: results.append(staff.expire(engine))) for _ in range(4)
         ]
         for worker in workers:
             worker.start()
@@ -214,4 +213,4 @@ def test_expiry_from_several_workers_closes_each_conversation_once(storage: Stor
             worker.join()
     finally:
         pm.unregister(plugin)
-    assert sorted(sum(results, [])) == sorted(closed) == list(range(1, 7))
+    assert sorted(n for found in results for n in found) == sorted(closed) == list(range(1, 7))

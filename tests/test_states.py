@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from civic import staff, states
-from civic.context import Context, FormProgress, SurveyProgress
 from civic.config import Config
+from civic.context import Context, FormProgress, SurveyProgress
 from civic.engine import Engine
 from civic.plugins import load_plugins
 from civic.states import TRANSITIONS, State
