@@ -202,6 +202,8 @@ def _inputs(lines: Iterator[str], input_format: InputFormat) -> Iterator[tuple[s
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             fail(f'input line {number}: expected {{"text": "...", "id": "..."}}', code=2)
         message_id = item.get("id")
+        if message_id == "":
+            message_id = None  # no id: a new message
         if message_id is not None and not isinstance(message_id, str | int):
             fail(f"input line {number}: id must be a string", code=2)
         yield item["text"], None if message_id is None else str(message_id)

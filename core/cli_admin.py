@@ -177,6 +177,8 @@ def protocols_show(
         fail(f"no protocol {protocol!r}")
     record = dict(found)
     record["data"] = json.loads(record["data"])
+    if record.pop("secret_data", None):  # encrypted; revealed to staff with an audit
+        record["encrypted_fields"] = True
     typer.echo(json.dumps(record, indent=2, ensure_ascii=False, default=str))
 
 

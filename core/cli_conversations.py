@@ -35,7 +35,9 @@ ConfigOption = Annotated[
     ),
 ]
 Agent = Annotated[str, typer.Option("--agent", "-a", help="The attendant's name.")]
-ConversationId = Annotated[int, typer.Argument(help="The conversation's number.", min=1)]
+ConversationId = Annotated[
+    int, typer.Argument(help="The conversation's number.", min=1, max=2**63 - 1)
+]
 
 
 class ListFormat(enum.StrEnum):
@@ -294,9 +296,7 @@ def close(
 def reveal_cpf(
     conversation_id: ConversationId,
     agent: Agent,
-    reason: Annotated[
-        str | None, typer.Option("--reason", "-r", help="Why you need it (audited).")
-    ] = None,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why you need it (audited).")],
     database_url: DatabaseUrl = None,
     config: ConfigOption = None,
 ) -> None:

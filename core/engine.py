@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pluggy
+import sqlalchemy as sa
 
 from civic import cpf, departments
 from civic.config import Config
@@ -158,7 +159,7 @@ class Engine:
             if inbound.channel_message_id:
                 seen = tx.inbound_message_id(inbound.channel, inbound.channel_message_id)
                 if seen is not None:
-                    return self._replay(tx, seen), []
+                    return self._replay(tx, seen, inbound), []
             row = tx.open_conversation(inbound.channel, inbound.address)
             if row is None and reading.folded in AFTER_CLOSE_WORDS:
                 closed = self._after_close(tx, inbound, reading, now)
@@ -186,8 +187,7 @@ class Engine:
                 channel_message_id=inbound.channel_message_id,
                 created_at=now,
             )
-            turn = Turn(self, tx, row, reading, now)
-            turn.process(opened=opened, first_contact=first_contact)
+            turn = self._turn(tx, row, reading, now, opened=opened, first_contact=first_contact)
             tx.update_conversation(row["id"], **turn.values())
             record_happenings(tx, row["id"], turn.happenings, now)
             deliveries = queue(tx, row, turn.outgoing, now, in_reply_to=message_id)
@@ -206,6 +206,33 @@ class Engine:
         )
         return outcome, [(hook, {"conversation": snapshot, **kw}) for hook, kw in notices]
 
+    def _turn(
+        self,
+        tx: Transaction,
+        row: Mapping[str, Any],
+        reading: Reading,
+        now: dt.datetime,
+        *,
+        opened: bool,
+        first_contact: bool,
+    ) -> Turn:
+        """Run the turn in a savepoint: if anything in it fails, the conversation stays
+        where it was, the message is still stored and the citizen gets an apology."""
+        turn = Turn(self, tx, row, reading, now)
+        try:
+            with tx.savepoint():
+                turn.process(opened=opened, first_contact=first_contact)
+        except sa.exc.DBAPIError:
+            raise  # the database itself: the channel must retry the message
+        except Exception:
+            log.exception("conversation %s: the turn failed; the message is kept", row["id"])
+            turn = Turn(self, tx, row, reading, now)
+            turn.say(self.texts("plugin_failed"))
+            return turn
+        if reading.truncated:
+            turn.say(self.texts("message_truncated"))
+        return turn
+
     def first_state(self, inbound: Inbound) -> State:
         """Where a new conversation starts: identifying, unless the city asks for the CPF
         only where a department needs it (or no plugin identifies)."""
@@ -213,9 +240,15 @@ class Engine:
             return State.IDENTIFYING
         return State.CHOOSING if len(self.registry) != 1 else State.DEPARTMENT
 
-    def _replay(self, tx: Transaction, message_id: int) -> Outcome:
-        """The outcome of a message processed before: the replies stored then."""
+    def _replay(self, tx: Transaction, message_id: int, inbound: Inbound) -> Outcome:
+        """The outcome of a message processed before: the replies stored then. A message
+        id another address used is refused: its replies are not this sender's."""
         row = tx.conversation(tx.message_conversation(message_id))
+        if row is not None and row["address"] != inbound.address:
+            raise InvalidInbound(
+                f"channel message id {inbound.channel_message_id!r} was already used by "
+                "another address"
+            )
         deliveries = tuple(tx.outbox_for(message_id))
         return Outcome(
             conversation_id=row["id"] if row else None,

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from civic import cpf
 from civic.context import Context, SurveyProgress
 from civic.states import WITH_TEAM, State, check_transition
 from civic.turn import Happening, Outgoing
@@ -75,7 +77,7 @@ def agent_name(name: str) -> str:
         raise StaffError("the attendant's name is empty")
     if len(cleaned) > AGENT_NAME_LIMIT:
         raise StaffError(f"the attendant's name is longer than {AGENT_NAME_LIMIT} characters")
-    if any(not ch.isprintable() for ch in cleaned):
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in cleaned):
         raise StaffError("the attendant's name holds control characters")
     return cleaned
 
@@ -91,6 +93,11 @@ def queue_entries(
     """Conversations for the team, the longest-waiting first."""
     if state is not None and state not in {s.value for s in State}:
         raise StaffError(f"unknown state {state!r}; use one of: {', '.join(s for s in State)}")
+    if department is not None:
+        department = department.strip().lower()
+        if engine.registry.get(department) is None:
+            known = ", ".join(engine.registry.slugs) or "none"
+            raise StaffError(f"unknown department {department!r}; available: {known}")
     with engine.storage.reading() as tx:
         rows = tx.staff_conversations(
             department=department, state=state, agent=agent, include_closed=include_closed
@@ -293,11 +300,12 @@ def transfer(
 ) -> None:
     """Move the conversation to another department's queue, with an internal note."""
     agent = agent_name(agent)
+    department = (department or "").strip().lower()
     target = engine.registry.get(department)
     if target is None:
         available = ", ".join(engine.registry.slugs) or "none"
         raise StaffError(f"unknown department {department!r}; available: {available}")
-    note = (note or "").strip()[:TEXT_LIMIT] or None
+    note = cpf.redact((note or "").strip()[:TEXT_LIMIT]) or None
 
     def work(action: _Action) -> None:
         _require_open(action.row)
@@ -305,6 +313,8 @@ def transfer(
             raise StaffError(
                 f"conversation {conversation_id} is not with the team (state {action.state.value})"
             )
+        if action.state is State.AGENT and action.row["agent"] != agent:
+            raise StaffError(f"conversation {conversation_id} is with {action.row['agent']}")
         source = action.row["department"]
         if source == department:
             raise StaffError(f"conversation {conversation_id} is already in {department}")
@@ -334,6 +344,8 @@ def release(engine: Engine, conversation_id: int, agent: str) -> None:
     def work(action: _Action) -> None:
         if action.state is not State.AGENT:
             raise StaffError(f"conversation {conversation_id} is not with an attendant")
+        if action.row["agent"] != agent:
+            raise StaffError(f"conversation {conversation_id} is with {action.row['agent']}")
         action.move(State.HUMAN)
         action.changes["agent"] = None
         action.happened("released")
@@ -392,7 +404,7 @@ def reveal_cpf(engine: Engine, conversation_id: int, agent: str, reason: str | N
             action="reveal_cpf",
             target=f"citizen:{citizen['id']}",
             conversation_id=conversation_id,
-            reason=(reason or "").strip()[:500] or None,
+            reason=cpf.redact((reason or "").strip()[:500]) or None,
             now=engine.clock(),
         )
     return engine.vault.decrypt(citizen["cpf_encrypted"])
@@ -413,7 +425,7 @@ def reveal_submission(
             action="reveal_submission",
             target=f"protocol:{protocol}",
             conversation_id=found["conversation_id"],
-            reason=(reason or "").strip()[:500] or None,
+            reason=cpf.redact((reason or "").strip()[:500]) or None,
             now=engine.clock(),
         )
         citizen = tx.citizen(found["citizen_id"]) if found["citizen_id"] else None
@@ -452,7 +464,7 @@ def expire(engine: Engine, *, limit: int = 500) -> list[int]:
             row = action.row
             if action.state is State.CLOSED:
                 return
-            last = row["last_citizen_at"] or row["opened_at"]
+            last = row["updated_at"]  # the last message or action, the citizen's or not
             if action.state is State.RATING:
                 limit_at = now - expiry.survey_after
             elif action.state in WITH_TEAM:

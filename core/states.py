@@ -58,7 +58,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
         }
     ),
     # Before giving a score, a citizen may still go back to the menu or ask for a person.
-    State.RATING: frozenset({State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.CLOSED}),
+    # (and, when an attendant closed before the citizen identified, to identification).
+    State.RATING: frozenset(
+        {State.IDENTIFYING, State.CHOOSING, State.DEPARTMENT, State.HUMAN, State.CLOSED}
+    ),
     State.CLOSED: frozenset(),
 }
 

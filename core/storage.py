@@ -212,6 +212,12 @@ class Transaction:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: rolled back alone if the block raises."""
+        with self.conn.begin_nested():
+            yield
+
     # -- settings -------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
         return self.conn.execute(
@@ -745,9 +751,9 @@ class Transaction:
         team_idle_before: dt.datetime | None,
         limit: int = 500,
     ) -> list[int]:
-        """Open conversations whose citizen has been quiet past the limits (each is
-        re-checked on its locked row before it is closed)."""
-        last = sa.func.coalesce(conversation_t.c.last_citizen_at, conversation_t.c.opened_at)
+        """Open conversations quiet past the limits: no message and no staff action
+        (each is re-checked on its locked row before it is closed)."""
+        last = conversation_t.c.updated_at  # the last message or staff action
         team = ("waiting_human", "with_agent")
         rules = [
             sa.and_(conversation_t.c.state == "rating", last < survey_idle_before),

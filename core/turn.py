@@ -257,7 +257,7 @@ class Turn:
                 return "protocol"
             if entry.name == "close" and folded in CLOSE_WORDS:
                 return "close"
-            if entry.name == "person" and wants_person(folded):
+            if entry.name == "person" and wants_person(folded, strict=self.state is State.FORM):
                 return "person"
             if entry.name == "menu" and (
                 folded == "menu" if self.state is State.FORM else folded in MENU_WORDS
@@ -289,6 +289,8 @@ class Turn:
         if self.state is State.FORM:
             self.context.form = None
             self.say(self.texts("form_left"))
+        if self.state is State.HUMAN:
+            self.happened("left_queue")
         self.to_menu()
 
     def protocol_asked(self) -> str | None:
@@ -389,7 +391,7 @@ class Turn:
                 return retry
         return result
 
-    def register_citizen(self, identity: Identity) -> None:
+    def register_citizen(self, identity: Identity, *, move_on: bool = True) -> None:
         digits = identity.cpf
         if not isinstance(digits, str) or cpf.validate(digits) is not None:
             # A plugin returned a CPF we would refuse.
@@ -412,6 +414,8 @@ class Turn:
         first_name = name.split()[0] if name.split() else name
         key = "identified_again" if returning else "identified"
         self.say(self.texts(key, name=first_name, cpf=cpf.mask(digits)))
+        if not move_on:
+            return
         slug = self.context.after_identify
         self.context.after_identify = None
         if slug and self.engine.registry.get(slug):
@@ -609,7 +613,8 @@ class Turn:
             )
             or f"{department.prefix}-{year}-{sequence:06d}"
         )
-        kept, secret = split_secrets(data)
+        runner = self.engine.forms.get((department.slug, form))
+        kept, secret = split_secrets(data, runner.schema if runner else None)
         self.tx.add_submission(
             conversation_id=self.row["id"],
             department=department.slug,
@@ -642,7 +647,9 @@ class Turn:
         """Hand the conversation to the department's team (the queue), telling the
         citizen once, with the team's hours when it is out of them."""
         self.move(State.HUMAN)
-        self.changes.update(handed_over_at=self.now, agent=None, agent_first_response_at=None)
+        self.changes.update(
+            handed_over_at=self.now, agent=None, agent_first_response_at=None, resolved_at=None
+        )
         self.context.waiting_told = True
         self.happened("handed_over")
         self.notices.append(Notice("conversation_handed_over", {}))
@@ -663,7 +670,19 @@ class Turn:
 
     def with_team(self) -> None:
         """Waiting for, or talking to, an attendant: the message is stored for them and
-        the bot stays quiet."""
+        the bot stays quiet. A citizen who asked for a person before identifying may
+        still give name and CPF, so the attendant can use them."""
+        if self.identified or not self.engine.identifies or self.reading.cpf is None:
+            return
+        result = self.call(
+            "identify_citizen",
+            text=self.reading.text,
+            conversation=self.snapshot(),
+            texts=self.texts,
+            message=self.reading,
+        )
+        if isinstance(result, Identity):
+            self.register_citizen(result, move_on=False)
 
     # -- offering further help ------------------------------------------------------
     def yes_no_choices(self) -> tuple[Choice, ...]:
@@ -709,7 +728,9 @@ class Turn:
             self.survey_questions(progress)
         elif folded in YES_WORDS:  # "sim" to "do you want to leave a comment?"
             self.say(self.texts("comment_go_ahead"))
-        elif folded in COMMENT_SKIP_WORDS | MENU_WORDS | CLOSE_WORDS or wants_person(folded):
+        elif folded in COMMENT_SKIP_WORDS | MENU_WORDS | CLOSE_WORDS or wants_person(
+            folded, strict=True
+        ):
             self.finish(None)
         else:
             self.finish(self.reading.redacted.strip()[:4000])
@@ -722,9 +743,13 @@ class Turn:
             self.context.survey = None  # the citizen wants something else after all
             self.to_menu()
             return
-        if wants_person(folded):
+        if wants_person(folded, strict=True):
             self.context.survey = None
             self.to_human("")
+            return
+        if folded in THANKS_WORDS | CLOSE_WORDS:  # "obrigado", "tchau": no score, bye
+            self.record(None, declined=True)
+            self.finish(None, declined=True)
             return
         result = self.call(
             "score_rating",
@@ -775,7 +800,8 @@ class Turn:
             return
         # Submitted, or the citizen stopped: keep what was answered and move on.
         answers = step.data or step.progress.get("answers", {})
-        kept, _secret = split_secrets(dict(answers))  # a survey keeps no document number
+        # A survey keeps no document number.
+        kept, _secret = split_secrets(dict(answers), self.engine.survey_form.schema)
         self.tx.update_rating(self.row["id"], answers={**kept, "declined": False})
         progress.progress = {}
         progress.step = "comment"
@@ -785,7 +811,7 @@ class Turn:
         """Store the rating now, so a citizen who stops answering still counts. A rating
         given after an attendant closed the conversation records that attendant."""
         survey = self.engine.config.survey
-        agent = self.row["agent"] if self.row["resolved_at"] is not None else None
+        agent = self.row["agent"]  # the attendant who had the conversation, if any
         self.tx.add_rating(
             conversation_id=self.row["id"],
             department=self.department,
@@ -816,13 +842,22 @@ def start_survey(turn: Turn) -> None:
     turn.say(turn.texts("rating_question", min=survey.scale_min, max=survey.scale_max))
 
 
-def split_secrets(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+#: Field formats whose values are never a CPF (a phone number is kept as typed).
+NOT_A_DOCUMENT = frozenset({"phone", "cep", "date", "money", "email", "cnpj"})
+
+
+def split_secrets(
+    data: Mapping[str, Any], schema: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Form answers as stored in clear (document numbers masked) and the answers that
-    held a CPF-looking number, to be kept encrypted."""
+    held a CPF-looking number, to be kept encrypted. Fields whose ``format`` is never a
+    document (phone, CEP, date...) are kept as they are."""
+    properties = (schema or {}).get("properties", {})
     kept: dict[str, Any] = {}
     secret: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, str):
+        field_format = (properties.get(key) or {}).get("format")
+        if isinstance(value, str) and field_format not in NOT_A_DOCUMENT:
             masked = cpf.redact(value)
             if masked != value:
                 secret[key] = value

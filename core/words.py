@@ -36,34 +36,62 @@ COMMENT_SKIP_WORDS = frozenset(
 )  # fmt: skip
 
 # Asking for a person, as people write it: "atendente", "quero falar com uma pessoa",
-# "tem alguém aí?", "me passa pra um humano". A sentence only counts when it is short
-# or says "falar/conversar com" someone: "a loja atendeu mal uma pessoa" is a complaint.
-_PERSON = r"(atendente|humano|humana|pessoa|alguem|gente|funcionari[oa]|servidor[a]?|operador[a]?)"
+# "tem alguém aí?", "me passa pra um humano", "não quero falar com robô". A sentence only
+# counts when it asks to talk to someone; "liguei para falar com o atendente e me
+# enrolaram" inside a complaint, "a atendente foi ótima" in the survey are not requests.
+_TYPOS = re.compile(r"\b(atendende|atendete|atendnte|atemdente|atendenti|atendentr|atedente)\b")
+_PERSON = r"(atendente|humano|humana|pessoa|alguem|funcionari[oa]|servidor[a]?|operador)"
 _ASK_PERSON = re.compile(
-    rf"\b(falar|conversar|fala|falo|atendimento|passa|passar|transferir|chama|chamar)\b"
-    rf"( \w+){{0,3}} \b(com|pra|para|a|o|um|uma)\b( \w+){{0,2}} \b{_PERSON}\b"
+    rf"^(oi |ola |por favor |pfv |pf )*(eu )?(quero|queria|preciso|gostaria de|posso|da pra|"
+    rf"tem como|me|pode|poderia)?( \w+){{0,2}} ?\b(falar|conversar|fala|falo|passa|passar|"
+    rf"transferir|chama|chamar|chamem|ser atendid[oa])\b( \w+){{0,2}} \b(com|c|pra|para|por)\b"
+    rf"( \w+){{0,2}} \b{_PERSON}\b"
 )
-_ANYONE_THERE = re.compile(r"\b(tem|ha|existe) (alguem|algum atendente|uma pessoa)( ai| ae| la)?\b")
+_ANYONE_THERE = re.compile(
+    r"^(oi |ola |ei )?(tem|ha|existe|alguem) ?(alguem|algum atendente|uma pessoa|ai)\b"
+)
+_NO_ROBOT = re.compile(
+    r"\b(nao quero|cansei de|chega de|para de)( falar| conversar)?( com)?( o| um| esse)? "
+    r"(robo|bot|maquina|automatico)\b"
+)
 _BARE = frozenset(
     {"atendente", "humano", "um atendente", "uma pessoa", "pessoa", "falar com alguem",
      "atendimento humano", "pessoa de verdade", "quero atendente", "atendente por favor",
-     "atendente pfv", "atendente pf"}
+     "atendente pfv", "atendente pf", "alguem ai", "alguem", "chama alguem", "operador",
+     "quero um humano", "um humano", "atendente humano", "quero uma pessoa",
+     "quero falar com alguem", "falar com atendente", "falar com um atendente"}
+)  # fmt: skip
+#: Words that make a short message about an attendant rather than a request for one.
+_ABOUT = frozenset(
+    {"nao", "reclamar", "reclamacao", "pessimo", "pessima", "ruim", "otimo", "otima",
+     "foi", "educado", "educada", "gostei", "obrigado", "obrigada", "nota", "do", "da"}
 )  # fmt: skip
 
 
-def wants_person(folded: str) -> bool:
-    """Whether the (folded) message asks for a person rather than the bot."""
+def wants_person(folded: str, *, strict: bool = False) -> bool:
+    """Whether the (folded) message asks for a person rather than the bot.
+
+    ``strict`` (inside a form's answers and the survey, where people write *about*
+    attendants) accepts only an explicit request, never a short mention.
+    """
     if not folded:
         return False
+    folded = _TYPOS.sub("atendente", folded)
     if folded in _BARE:
         return True
     words = folded.split()
-    if len(words) > 20:
+    if len(words) > 16:
         return False
-    if _ASK_PERSON.search(folded) or _ANYONE_THERE.search(folded):
-        return True
-    # A short message naming a person: "atendente?", "quero um humano".
-    return len(words) <= 4 and any(w in ("atendente", "humano", "atendentes") for w in words)
+    if _ASK_PERSON.search(folded) or _ANYONE_THERE.search(folded) or _NO_ROBOT.search(folded):
+        return strict is False or len(words) <= 10
+    if strict:
+        return False
+    # A short message naming a person: "atendente?", "quero um atendente por favor".
+    return (
+        len(words) <= 6
+        and any(w in ("atendente", "humano", "atendentes") for w in words)
+        and not _ABOUT & set(words)
+    )
 
 
 @attrs.frozen
@@ -91,10 +119,12 @@ _ALL_BUT_SURVEY = frozenset(
 #: 2. ``close``: "encerrar" ends the conversation (through the survey once identified).
 #: 3. ``person``: asking for a person hands over to the team, even inside a form (its
 #:    answers so far are kept for the attendant).
-#: 4. ``menu``: back to the main menu (a form left this way says nothing was sent).
+#: 4. ``menu``: back to the main menu (a form left this way says nothing was sent; a
+#:    citizen waiting in the queue leaves it). With an attendant, "menu" or "voltar" is
+#:    a message for the attendant.
 GLOBAL_WORDS: tuple[GlobalWord, ...] = (
     GlobalWord("protocol", _ALL_BUT_SURVEY - {"filling_form"}),
     GlobalWord("close", _ALL_BUT_SURVEY),
     GlobalWord("person", _ALL_BUT_SURVEY - {"waiting_human", "with_agent"}),
-    GlobalWord("menu", _ALL_BUT_SURVEY - {"identifying"}),
+    GlobalWord("menu", _ALL_BUT_SURVEY - {"identifying", "with_agent"}),
 )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
+from sqlmodel import SQLModel
 
 from civic.plugins import load_plugins
 from civic.storage import Storage
@@ -47,17 +51,55 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 def make_storage(kind: str, path: Path) -> Storage:
-    """A fresh, empty, migrated database of ``kind`` ("sqlite" or "postgres")."""
+    """A fresh, empty, migrated database of ``kind`` ("sqlite" or "postgres").
+
+    The schema is built once per test process: SQLite tests copy a migrated template file,
+    PostgreSQL tests empty the tables of the migrated schema (rebuilt from scratch when a
+    test left it at another revision).
+    """
     if kind == "postgres":
         assert POSTGRES_URL
         storage = Storage(POSTGRES_URL)
-        with storage.engine.begin() as conn:  # empty: no tables left, not even alembic_version
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
+        if not _emptied(storage):
+            with storage.engine.begin() as conn:  # no tables left, not even alembic_version
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+                conn.exec_driver_sql("CREATE SCHEMA public")
     else:
-        storage = Storage(f"sqlite:///{path / 'civic.db'}")
+        target = path / "civic.db"
+        shutil.copyfile(_sqlite_template(), target)
+        storage = Storage(f"sqlite:///{target}")
     storage.migrate()
     return storage
+
+
+@functools.cache
+def _sqlite_template() -> Path:
+    """A migrated, empty SQLite database to copy (Alembic runs once per process)."""
+    folder = Path(tempfile.mkdtemp(prefix="civic-template-"))
+    storage = Storage(f"sqlite:///{folder / 'template.db'}")
+    storage.migrate()
+    with storage.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    storage.close()
+    return folder / "template.db"
+
+
+def _emptied(storage: Storage) -> bool:
+    """Empty every table of an up-to-date PostgreSQL schema; ``False`` when the schema is
+    missing or at another revision (the caller rebuilds it)."""
+    from civic import migrations
+
+    try:
+        if storage.schema_version() != migrations.revision_number(migrations.HEAD):
+            return False
+        tables = [t.name for t in SQLModel.metadata.sorted_tables if t.name != "civic_setting"]
+        names = ", ".join(f'"{name}"' for name in tables)
+        with storage.engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            conn.exec_driver_sql("DELETE FROM civic_setting WHERE key <> 'schema_version'")
+    except Exception:
+        return False
+    return True
 
 
 @pytest.fixture(params=DATABASES)

@@ -93,8 +93,8 @@ def test_resumes_after_the_process_is_killed(tmp_path: Path) -> None:
     process.stdin.flush()
     deadline = time.monotonic() + 30
     lines = []
-    while len(lines) < 2 and time.monotonic() < deadline:
-        lines.append(json.loads(process.stdout.readline()))
+    while (not lines or lines[-1]["choices"] == []) and time.monotonic() < deadline:
+        lines.append(json.loads(process.stdout.readline()))  # up to the menu
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert lines[-1]["state"] == "choosing_department"
@@ -103,8 +103,9 @@ def test_resumes_after_the_process_is_killed(tmp_path: Path) -> None:
         text=True, timeout=60, check=True,
     )  # fmt: skip
     replies = [json.loads(line) for line in resumed.stdout.splitlines()]
-    assert replies[0]["conversation"] == lines[0]["conversation"]
-    assert replies[0]["department"] == "procon"
+    # Replies printed but not yet marked delivered when killed come again (at least once).
+    assert {reply["conversation"] for reply in replies} == {lines[0]["conversation"]}
+    assert next(r["department"] for r in replies if r["department"]) == "procon"
     assert replies[-1]["state"] == "closed"
 
 

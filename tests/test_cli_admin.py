@@ -120,7 +120,7 @@ def test_protocols_show_and_set_status(tmp_path: Path) -> None:
         ["run", "--database-url", url],
         input=f"João 111.444.777-35\nqual o status do protocolo {protocol}?\n",
     )
-    assert "em análise" not in stranger.stdout and "outra pessoa" in stranger.stdout
+    assert "em análise" not in stranger.stdout and "entre os seus pedidos" in stranger.stdout
     bad = runner.invoke(app, ["protocols", "set-status", protocol, "done", "--database-url", url])
     assert bad.exit_code == 2 and "unknown status" in bad.stderr
     missing = runner.invoke(app, ["protocols", "show", "CAC-1999-000001", "--database-url", url])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from pathlib import Path
 
 import sqlalchemy as sa
 from hypothesis import settings
@@ -12,10 +13,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from civic.engine import Engine
 from civic.states import State
-from civic.storage import Storage, message_t, rating_t
+from civic.storage import message_t, rating_t
 from civic.values import Inbound
 from tests.chat import MARIA
-from tests.conftest import SECRET
+from tests.conftest import SECRET, make_storage
 from tests.strategies import nasty_texts
 
 #: What a citizen might plausibly type at any step, mixed with hostile input.
@@ -37,12 +38,12 @@ class ConversationMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = tempfile.mkdtemp(prefix="civic-stateful-")
-        self.storage = Storage(f"sqlite:///{self.folder}/civic.db")
-        self.storage.migrate()
+        self.storage = make_storage("sqlite", Path(self.folder))  # a copied template
         self.engine = Engine(self.storage, secret=SECRET)
         self.processed = 0
         self.sent_ids: list[str] = []
         self.replies: dict[str, tuple[object, ...]] = {}
+        self.addresses: dict[str, str] = {}
         self.counter = 0
 
     def teardown(self) -> None:
@@ -58,6 +59,7 @@ class ConversationMachine(RuleBasedStateMachine):
         self.processed += 1
         self.sent_ids.append(message_id)
         self.replies[message_id] = outcome.replies
+        self.addresses[message_id] = address
 
     @rule(address=st.sampled_from(["a", "b"]), text=messages)
     def citizen_writes(self, address: str, text: str) -> None:
@@ -70,7 +72,12 @@ class ConversationMachine(RuleBasedStateMachine):
         message_id = data.draw(st.sampled_from(self.sent_ids))
         before = self._snapshot()
         outcome = self.engine.handle(
-            Inbound(channel="whatsapp", address="a", text="retry", channel_message_id=message_id)
+            Inbound(
+                channel="whatsapp",
+                address=self.addresses[message_id],
+                text="retry",
+                channel_message_id=message_id,
+            )
         )
         # Nothing changes, and the replies stored the first time come back to be re-sent.
         assert outcome.duplicate and outcome.replies == self.replies[message_id]

@@ -183,7 +183,7 @@ def test_a_protocol_status_is_told_only_to_its_owner(engine: Engine, storage: St
     assert "recebido" not in answer and "preciso saber quem é você" in answer
     stranger.send("João Pereira 111.444.777-35")
     answer = stranger.send(f"status do protocolo {protocol}")
-    assert "recebido" not in answer and "outra pessoa" in answer
+    assert "recebido" not in answer and "entre os seus pedidos" in answer
     same_cpf = Chat(engine, "owner-new-phone")
     same_cpf.send("Maria José dos Santos 529.982.247-25")
     assert "recebido" in same_cpf.send(f"status do protocolo {protocol}")

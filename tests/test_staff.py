@@ -294,3 +294,109 @@ def test_conversation_config_validates_expiry_and_identify() -> None:
     assert config.identify == "when_needed"
     assert config.expiry.after == dt.timedelta(hours=6)
     assert config.expiry.team_after == dt.timedelta(hours=48)
+
+
+# -- what a fresh-eyes review found -------------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["menu", "voltar", "inicio"])
+def test_menu_words_with_an_attendant_are_for_the_attendant(engine: Engine, word: str) -> None:
+    chat = waiting(engine)
+    staff.take(engine, chat.last.conversation_id, "Bia")
+    assert chat.send(word) == ""
+    assert chat.state == State.AGENT
+
+
+def test_menu_in_the_survey_before_identification_asks_who_the_citizen_is(
+    engine: Engine,
+) -> None:
+    chat = Chat(engine)
+    chat.script("oi", "humano")
+    staff.close(engine, chat.last.conversation_id, "Bia")
+    assert "nome completo" in chat.send("menu")
+    assert chat.state == State.IDENTIFYING
+
+
+def test_a_citizen_may_identify_while_waiting(engine: Engine, storage: Storage) -> None:
+    chat = Chat(engine)
+    chat.script("oi", "atendente")
+    assert "Obrigado, Marta!" in chat.send("Marta Alves 529.982.247-25")
+    assert chat.state == State.HUMAN
+    conversation = chat.last.conversation_id
+    staff.take(engine, conversation, "Ana")
+    assert staff.reveal_cpf(engine, conversation, "Ana", "cadastro") == "52998224725"
+
+
+def test_a_message_id_of_another_address_is_refused(engine: Engine) -> None:
+    from civic.engine import InvalidInbound
+    from civic.values import Inbound
+
+    Chat(engine, "A").send(MARIA, message_id="m1")
+    with pytest.raises(InvalidInbound, match="another address"):
+        engine.handle(Inbound(channel="test", address="B", text="oi", channel_message_id="m1"))
+
+
+def test_only_the_attendant_who_has_it_transfers_or_releases(engine: Engine) -> None:
+    chat = waiting(engine)
+    conversation = chat.last.conversation_id
+    staff.take(engine, conversation, "Ana")
+    with pytest.raises(staff.StaffError, match="is with Ana"):
+        staff.transfer(engine, conversation, "procon", agent="Bia")
+    with pytest.raises(staff.StaffError, match="is with Ana"):
+        staff.release(engine, conversation, "Bia")
+    staff.transfer(engine, conversation, "PROCON", agent="Ana", note="CPF 529.982.247-25")
+    _, items = staff.history(engine, conversation)
+    (transferred,) = [item for item in items if item.kind == "transferred"]
+    assert "529.982.247-25" not in transferred.text
+
+
+def test_the_survey_after_an_attendant_waits_from_the_close(engine: Engine, clock: Clock) -> None:
+    chat = waiting(engine)
+    conversation = chat.last.conversation_id
+    clock.advance(hours=5)  # a long queue
+    staff.take(engine, conversation, "Ana")
+    staff.close(engine, conversation, "Ana")
+    assert staff.expire(engine) == []
+    clock.advance(hours=3)
+    assert staff.expire(engine) == [conversation]
+
+
+def test_praise_in_the_survey_is_a_score_and_a_comment(engine: Engine, storage: Storage) -> None:
+    chat = waiting(engine)
+    staff.take(engine, chat.last.conversation_id, "Ana")
+    staff.close(engine, chat.last.conversation_id, "Ana")
+    chat.send("nota 10 pro atendente")
+    chat.send("a atendente foi ótima")
+    assert chat.state == State.CLOSED
+    with storage.reading() as tx:
+        (rating,) = tx.ratings()
+    assert (rating["score"], rating["comment"], rating["agent"]) == (
+        10,
+        "a atendente foi ótima",
+        "Ana",
+    )
+
+
+def test_a_phone_number_in_a_form_is_kept_for_the_team(engine: Engine, storage: Storage) -> None:
+    from civic.turn import split_secrets
+
+    schema = {"properties": {"telefone": {"format": "phone"}, "documento": {}}}
+    kept, secret = split_secrets({"telefone": "35999990000", "documento": "52998224725"}, schema)
+    assert kept == {"telefone": "35999990000", "documento": "***.982.247-**"}
+    assert secret == {"documento": "52998224725"}
+
+
+def test_a_turn_that_fails_keeps_the_message_and_apologises(
+    engine: Engine, storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = Chat(engine)
+    chat.send(MARIA)
+
+    def broken(self: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("civic.turn.Turn.choose", broken)
+    assert "problema técnico" in chat.send("2")
+    assert chat.state == State.CHOOSING
+    with storage.reading() as tx:
+        assert tx.messages(chat.last.conversation_id)[-2]["text"] == "2"

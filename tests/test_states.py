@@ -182,6 +182,10 @@ def scripts(engine: Engine) -> None:
     eight.script(MARIA, "procon", "1")
     submit(eight, COMPLAINT)  # the form submitted: offering further help
     eight.send("não")
+    unidentified = Chat(engine, "10")
+    unidentified.script("oi", "humano")
+    staff.close(engine, unidentified.last.conversation_id, "Bia")
+    unidentified.send("menu")  # rating -> identifying
     pinned = Chat(engine, "9", pinned="procon")
     pinned.script(MARIA, "atendente", "menu", "encerrar", "menu")
     assert pinned.state == State.DEPARTMENT
