@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import jsonschema
 
 from civic.texts import override_problems
 
@@ -199,6 +198,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def config_problems(raw: Mapping[str, Any], source: str = "civic.toml") -> list[str]:
     """Every problem of a parsed configuration, as ``file: key: reason`` lines."""
+    import jsonschema  # here, not at the top: `civic --help` never validates a file
+
     validator = jsonschema.Draft202012Validator(config_schema())
     problems = []
     for error in sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path)):
