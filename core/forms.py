@@ -40,19 +40,21 @@ import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import jsonschema
 import pluggy
-from jsonschema.exceptions import ValidationError, best_match
 
 from civic import formats
 from civic.text import PARSE_LIMIT, contains_keyword, fold, strip_invisible
 from civic.texts import Texts
 from civic.values import Choice, Reply
+
+if TYPE_CHECKING:  # jsonschema is imported where forms are checked or run, not at start-up
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +122,46 @@ def form_errors(schema: Mapping[str, Any], *, formats: Iterable[str] | None = No
     """
     if not isinstance(schema, Mapping):
         return ["$: a form must be a JSON object"]
+    known = None if formats is None else frozenset(formats)
+    key = _json_key(schema)
+    if key is None:  # not plain JSON (a tuple, a non-string key...): check it as it is
+        return _form_errors(schema, known)
+    return list(_form_errors_of_json(key, known))
+
+
+def _json_key(schema: Mapping[str, Any]) -> str | None:
+    """``schema`` as JSON text when that text gives back an equal value, else ``None``."""
+    try:
+        key = json.dumps(schema, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return key if json.loads(key) == schema else None
+
+
+@lru_cache(maxsize=512)
+def _form_errors_of_json(key: str, formats: frozenset[str] | None) -> tuple[str, ...]:
+    """:func:`form_errors` of a form given as JSON text: every engine checks the same
+    department forms, so each is checked against the meta-schemas once per process."""
+    return tuple(_form_errors(json.loads(key), formats))
+
+
+@cache
+def _meta_validators() -> tuple[jsonschema.Draft202012Validator, ...]:
+    """Validators for the civic form meta-schema and the Draft 2020-12 meta-schema."""
+    import jsonschema
+
+    return (
+        jsonschema.Draft202012Validator(
+            form_meta_schema(), format_checker=jsonschema.FormatChecker()
+        ),
+        jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA),
+    )
+
+
+def _form_errors(schema: Mapping[str, Any], formats: frozenset[str] | None) -> list[str]:
     errors = [
         f"{error.json_path}: {error.message}"
-        for validator in (
-            jsonschema.Draft202012Validator(
-                form_meta_schema(), format_checker=jsonschema.FormatChecker()
-            ),
-            jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA),
-        )
+        for validator in _meta_validators()
         for error in sorted(validator.iter_errors(schema), key=lambda e: list(e.path))
     ]
     if errors:
@@ -202,6 +236,8 @@ def build_format_checker(manager: pluggy.PluginManager) -> jsonschema.FormatChec
     replaces theirs. A plugin that raises is logged and skipped; a checker that raises
     counts as "does not conform".
     """
+    import jsonschema
+
     checker = jsonschema.FormatChecker()
 
     def register(name: str, check: Callable[[Any], bool]) -> None:
@@ -362,6 +398,8 @@ class FormRunner:
         confirm: bool = True,
         humans: bool = True,
     ) -> None:
+        import jsonschema
+
         self.name = name
         self.schema = schema
         self.texts = texts
@@ -620,6 +658,8 @@ class FormRunner:
         return int(number) if number == number.to_integral_value() else float(number)
 
     def _validate(self, field: Field, value: Any) -> None:
+        from jsonschema.exceptions import best_match
+
         error = best_match(field.validator.iter_errors(value))
         if error is not None:
             raise Refused(self._message(field, error))
@@ -799,6 +839,7 @@ class FormRunner:
 # -- helpers --------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=256)
 def _word_list(template: str) -> frozenset[str]:
     """The folded phrases of a comma-separated ``form_words_*`` text."""
     return frozenset(filter(None, (fold(word) for word in template.split(","))))
