@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Mapping
+from functools import cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 DEFAULT_LOCALE = "pt-BR"
@@ -20,7 +22,13 @@ class MissingText(KeyError):
 
 
 def load_catalog(locale: str = DEFAULT_LOCALE) -> dict[str, str]:
-    """Read the catalogue of ``locale``: every ``civic/locales/<locale>/*.json`` file."""
+    """The catalogue of ``locale``: every ``civic/locales/<locale>/*.json`` file."""
+    return dict(_read_catalog(locale))
+
+
+@cache
+def _read_catalog(locale: str) -> Mapping[str, str]:
+    """The catalogue files are package data: read once per process, not per engine."""
     folder = resources.files("civic").joinpath("locales", locale)
     if not folder.is_dir():
         raise MissingText(f"no catalogue for locale {locale!r}")
@@ -28,7 +36,7 @@ def load_catalog(locale: str = DEFAULT_LOCALE) -> dict[str, str]:
     for part in sorted(folder.iterdir(), key=lambda item: item.name):
         if part.name.endswith(".json"):
             catalog.update(json.loads(part.read_text(encoding="utf-8")))
-    return catalog
+    return MappingProxyType(catalog)
 
 
 class Texts:
@@ -38,7 +46,7 @@ class Texts:
         self, locale: str = DEFAULT_LOCALE, overrides: Mapping[str, str] | None = None
     ) -> None:
         self.locale = locale
-        self.defaults = {**load_catalog(DEFAULT_LOCALE), **load_catalog(locale)}
+        self.defaults = {**_read_catalog(DEFAULT_LOCALE), **_read_catalog(locale)}
         self.catalog = {**self.defaults, **(overrides or {})}
 
     def __call__(self, key: str, **values: Any) -> str:
@@ -67,7 +75,7 @@ def placeholders(template: str) -> set[str]:
 
 def override_problems(overrides: Mapping[str, str], locale: str = DEFAULT_LOCALE) -> list[str]:
     """Why each of a city's text overrides cannot be used (``[]`` when all can)."""
-    defaults = {**load_catalog(DEFAULT_LOCALE), **load_catalog(locale)}
+    defaults = {**_read_catalog(DEFAULT_LOCALE), **_read_catalog(locale)}
     problems = []
     for key, template in overrides.items():
         if key not in defaults:
