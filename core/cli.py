@@ -1,4 +1,20 @@
-"""The ``civic`` command line."""
+"""The ``civic`` command line.
+
+Start-up stays cheap: ``civic --help``, ``civic plugins`` and an unknown command load no
+database stack (sqlalchemy, sqlmodel, psycopg) and no jsonschema. Every command module
+(``cli_admin``, ``cli_report``, and any new ``cli_<topic>.py``) follows one pattern:
+
+- at the top it imports only typer, the standard library and light civic modules
+  (``civic.cli_common``, ``civic.plugins``, ``civic.values``, ``civic.config``);
+- ``civic.storage``, ``civic.engine``, ``civic.report``, ``civic.departments``,
+  ``civic.forms`` and sqlalchemy are imported *inside* the command functions that use
+  them (``TYPE_CHECKING`` imports for annotations);
+- option types are plain ``Annotated[..., typer.Option(...)]`` aliases (Typer reads them
+  to build ``--help``), shared ones from ``civic.cli_common``;
+- it exposes ``register(app)``, called at the bottom of this module.
+
+``tests/test_startup.py`` fails when ``--help`` imports a heavy module again.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +24,17 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import sqlalchemy as sa
 import typer
 
-from civic import __version__, cli_admin, cli_conversations, cli_keys, cli_report, instance
-from civic.cli_admin import ConfigOption
-from civic.cli_common import DatabaseUrl, fail, open_storage
-from civic.config import ConfigError, load_config
-from civic.engine import Engine, InvalidInbound
+from civic import __version__, cli_admin, cli_conversations, cli_keys, cli_report
+from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_storage
 from civic.plugins import PluginLoadError, each_plugin, load_plugins, plugin_infos, pm
 from civic.values import Delivery, Inbound, Outcome
+
+if TYPE_CHECKING:
+    from civic.engine import Engine
 
 app = typer.Typer(
     help="civic: a city's citizen-contact service, run as department plugins.",
@@ -112,6 +127,12 @@ def run(
     each line is one citizen message, so `civic run < conversation.txt` plays a whole
     conversation. Blank lines are skipped.
     """
+    import sqlalchemy as sa
+
+    from civic import instance
+    from civic.config import ConfigError, load_config
+    from civic.engine import Engine, InvalidInbound
+
     try:
         city = load_config(config)
     except ConfigError as exc:
@@ -233,7 +254,7 @@ def _printer(output_format: OutputFormat, interactive: bool) -> Show:
         for delivery in deliveries:
             who = f"{delivery.agent} (atendente)" if delivery.author == "agent" else "civic"
             indent = "\n" + " " * (len(who) + 2)
-            typer.echo(f"{who}> " + Engine.render(delivery.reply).replace("\n", indent))
+            typer.echo(f"{who}> " + engine.render(delivery.reply).replace("\n", indent))
         if not interactive:
             typer.echo("")
         if outcome is not None and not deliveries and outcome.state in TEAM_STATES:

@@ -1,4 +1,7 @@
-"""Operator commands: ``civic config``, ``civic forms`` and ``civic protocols``."""
+"""Operator commands: ``civic config``, ``civic forms`` and ``civic protocols``.
+
+The database is imported inside the commands that open it (see :mod:`civic.cli`).
+"""
 
 from __future__ import annotations
 
@@ -9,22 +12,10 @@ from typing import Annotated, Any
 import typer
 
 from civic import departments
-from civic.cli_common import DatabaseUrl, fail, open_existing_storage
+from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_existing_storage
 from civic.config import ConfigError, config_path, load_config
 from civic.forms import build_format_checker, form_errors
 from civic.plugins import load_plugins
-from civic.storage import utcnow
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        envvar="CIVIC_CONFIG",
-        help="The city's civic.toml (default: built-in settings).",
-        show_default=False,
-    ),
-]
 
 config_app = typer.Typer(help="Check the city's configuration (civic.toml).", no_args_is_help=True)
 forms_app = typer.Typer(help="List, show and validate department forms.", no_args_is_help=True)
@@ -189,6 +180,8 @@ def protocols_set_status(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Change a protocol's status; citizens who ask for it see the new one."""
+    from civic.storage import utcnow
+
     if status not in STATUSES:
         fail(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}", code=2)
     storage = open_existing_storage(database_url)

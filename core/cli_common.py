@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
-import sqlalchemy as sa
 import typer
 
 from civic import instance
-from civic.storage import Storage, StorageError
+
+if TYPE_CHECKING:  # the database stack is imported when a command opens the database
+    from civic.storage import Storage
 
 DatabaseUrl = Annotated[
     str | None,
@@ -18,6 +19,16 @@ DatabaseUrl = Annotated[
         envvar="CIVIC_DATABASE_URL",
         help="SQLAlchemy URL of the database (default: SQLite in the civic data folder; "
         "PostgreSQL: postgresql+psycopg://user@host/db).",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="CIVIC_CONFIG",
+        help="The city's civic.toml (default: built-in settings).",
         show_default=False,
     ),
 ]
@@ -31,6 +42,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def open_storage(url: str | None) -> Storage:
     """Open and upgrade the database, or exit with a clear error."""
+    from civic.storage import Storage, StorageError
+
     try:
         storage = Storage(url or instance.default_database_url())
         storage.migrate()
@@ -43,6 +56,10 @@ def open_storage(url: str | None) -> Storage:
 
 def open_existing_storage(url: str | None) -> Storage:
     """Open an existing civic database for reading, or exit with a clear error."""
+    import sqlalchemy as sa
+
+    from civic.storage import Storage, StorageError
+
     if url is None:
         url = instance.default_database_url()
     try:

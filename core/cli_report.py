@@ -1,6 +1,7 @@
 """``civic report`` and ``civic export conversations``: satisfaction figures and raw rows.
 
-Wired into the main CLI by :func:`register`.
+Wired into the main CLI by :func:`register`. The database and the report modules are
+imported inside the commands (see :mod:`civic.cli`).
 """
 
 from __future__ import annotations
@@ -16,19 +17,9 @@ from typing import Annotated, TextIO
 import typer
 
 from civic import departments
-from civic import storage as db
-from civic.cli_admin import ConfigOption
-from civic.cli_common import DatabaseUrl, fail, open_existing_storage
-from civic.config import ConfigError, load_config
+from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_existing_storage
+from civic.config import Config, ConfigError, load_config
 from civic.plugins import load_plugins
-from civic.report import ReportScope, build_report, build_timeline
-from civic.report_render import (
-    export_conversations,
-    render_csv,
-    render_html,
-    render_json,
-    render_table,
-)
 
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 
@@ -121,6 +112,10 @@ def report(
     mean score is also given as a percentage of the scale's maximum (9.83 → 98.3).
     --format html writes one self-contained page, in Portuguese, for the city to publish.
     """
+    from civic import storage as db
+    from civic.report import ReportScope, build_report, build_timeline
+    from civic.report_render import render_csv, render_html, render_json, render_table
+
     start, end = parse_date(since, "--since"), parse_date(until, "--until")
     if start and end and start > end:
         fail(f"--since {start} is after --until {end}")
@@ -164,6 +159,9 @@ def export_conversations_command(
     Rows are streamed from the database, so any number of conversations can be exported.
     Times are ISO 8601 in UTC.
     """
+    from civic import storage as db
+    from civic.report_render import export_conversations
+
     start, end = parse_date(since, "--since"), parse_date(until, "--until")
     if start and end and start > end:
         fail(f"--since {start} is after --until {end}")
@@ -180,7 +178,7 @@ def export_conversations_command(
         storage.close()
 
 
-def _config(path: Path | None):
+def _config(path: Path | None) -> Config:
     try:
         return load_config(path)
     except ConfigError as exc:

@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from civic.config import DepartmentConfig
-from civic.texts import Texts
 from civic.values import (
     Conversation,
     Department,
@@ -35,8 +33,10 @@ from civic.values import (
     NotIdentified,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: importing civic (and so a plugin) stays cheap
+    from civic.config import DepartmentConfig
     from civic.reading import Reading
+    from civic.texts import Texts
 
 hookspec = pluggy.HookspecMarker("civic")
 hookimpl = pluggy.HookimplMarker("civic")

@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from civic import hookimpl
-from civic.report import Aggregate, ReportIndicator, ReportQuery, ScoreCounts
+
+if TYPE_CHECKING:  # civic.report needs the database; it is imported when a report runs
+    from civic.report import Aggregate, ReportIndicator, ReportQuery, ScoreCounts
 
 
 def rounded(value: Fraction | None, places: int) -> float | None:
@@ -82,6 +85,8 @@ def distribution(scores: Aggregate[ScoreCounts]) -> Aggregate[dict[str, int]]:
 
 def response_rate(query: ReportQuery) -> Aggregate[float | None]:
     """Rated conversations as a percentage of conversations, one decimal."""
+    from civic.report import Aggregate
+
     rated = query.score_counts()
     conversations = query.conversations()
 
@@ -100,6 +105,8 @@ def _seconds(value: float | None) -> float | None:
 @hookimpl
 def register_report_indicators(register: Callable[[ReportIndicator], None]) -> None:
     """Register the built-in indicators of every report."""
+    from civic.report import ReportIndicator
+
     indicators = [
         ("contacts", "Contatos", lambda q: q.contacts(), "Cidadãos identificados distintos."),
         ("conversations", "Atendimentos", lambda q: q.conversations(), "Conversas abertas."),
