@@ -748,23 +748,47 @@ def typed_value(form: FormRunner, name: str, value: Any, draw: st.DrawFn) -> str
     return value
 
 
+_FIELD_STRATEGIES: dict[tuple[str, tuple[tuple[str, int], ...]], st.SearchStrategy[Any]] = {}
+
+
+def field_values(
+    prop: Mapping[str, Any], custom_formats: Mapping[str, st.SearchStrategy[str]]
+) -> st.SearchStrategy[Any]:
+    """``from_schema(prop)``, built once per field schema and set of formats: building
+    one canonicalises the schema and compiles its patterns, which costs more than
+    drawing a value, so it is not done again for every example."""
+    key = (
+        json.dumps(prop, sort_keys=True),
+        tuple(sorted((name, id(strategy)) for name, strategy in custom_formats.items())),
+    )
+    if key not in _FIELD_STRATEGIES:
+        _FIELD_STRATEGIES[key] = from_schema(prop, custom_formats=dict(custom_formats))
+    return _FIELD_STRATEGIES[key]
+
+
 @st.composite
-def form_data(draw: st.DrawFn, schema: Mapping[str, Any]) -> dict[str, Any]:
+def form_data(
+    draw: st.DrawFn,
+    schema: Mapping[str, Any],
+    custom_formats: Mapping[str, st.SearchStrategy[str]] | None = None,
+) -> dict[str, Any]:
     """Data for ``schema``: each field drawn by ``from_schema`` from its own sub-schema,
     optional fields present or not (but present when a condition requires them), kept
-    when it validates against the whole form.
+    when it validates against the whole form. ``custom_formats`` default to
+    :data:`CUSTOM_FORMATS`.
 
     (hypothesis-jsonschema 0.23.1 cannot draw objects with this Hypothesis version, so
     the object is put together here; each value still comes from ``from_schema``.)
     """
+    custom_formats = CUSTOM_FORMATS if custom_formats is None else custom_formats
     data = {}
     for name, prop in schema["properties"].items():
         if name in schema.get("required", ()) or draw(st.booleans()):
-            data[name] = draw(from_schema(prop, custom_formats=CUSTOM_FORMATS))
+            data[name] = draw(field_values(prop, custom_formats))
     form = runner(schema)
     for name, prop in schema["properties"].items():
         if name not in data and form.is_required(name, data):
-            data[name] = draw(from_schema(prop, custom_formats=CUSTOM_FORMATS))
+            data[name] = draw(field_values(prop, custom_formats))
     validator = jsonschema.Draft202012Validator(schema, format_checker=CHECKER)
     assume(validator.is_valid(data))
     return data
