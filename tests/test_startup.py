@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 #: Packages a command that does not touch the database or check a form must not load.
-HEAVY = ("jsonschema", "psycopg", "sqlalchemy", "sqlmodel")
+HEAVY = ("alembic", "cryptography", "jsonschema", "psycopg", "sqlalchemy", "sqlmodel")
 
 PROBE = """
 import contextlib, io, json, sys
