@@ -13,7 +13,6 @@ import io
 import json
 import os
 import statistics
-import tempfile
 import zoneinfo
 from collections.abc import Callable, Iterator, Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -43,8 +42,8 @@ from civic.report_render import (
     render_table,
     report_to_dict,
 )
+from tests.conftest import POSTGRES_URL
 
-POSTGRES_URL = os.environ.get("CIVIC_TEST_DATABASE_URL")
 SCHEMA = json.loads((Path(__file__).parents[1] / "schemas" / "report.schema.json").read_text())
 START = dt.datetime(2021, 3, 1, tzinfo=dt.UTC)
 BRAZIL = zoneinfo.ZoneInfo("America/Sao_Paulo")
@@ -145,32 +144,49 @@ def postgres_schema_url() -> Iterator[str | None]:
     admin.dispose()
 
 
+@pytest.fixture(scope="module")
+def migrated(
+    postgres_schema_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], db.Storage]]:
+    """The module's database of each kind, migrated once (Alembic runs once per kind,
+    not once per Hypothesis example)."""
+    opened: dict[str, db.Storage] = {}
+    folder = tmp_path_factory.mktemp("report")
+
+    def get(kind: str) -> db.Storage:
+        if kind not in opened:
+            if kind == "postgres":
+                assert postgres_schema_url
+                storage = db.Storage(postgres_schema_url)
+            else:
+                storage = db.Storage(f"sqlite:///{folder / 'civic.db'}")
+            storage.migrate()
+            opened[kind] = storage
+        return opened[kind]
+
+    yield get
+    for storage in opened.values():
+        storage.close()
+
+
+def emptied(storage: db.Storage) -> db.Storage:
+    """``storage`` without a row in any table; the schema and its revision stay."""
+    tables = [t for t in SQLModel.metadata.sorted_tables if t.name != db.setting_t.name]
+    kept = db.setting_t.c.key == db.LEGACY_VERSION_KEY
+    with storage.engine.begin() as conn:  # DELETE: cheaper than TRUNCATE on tiny tables
+        for table in reversed(tables):
+            conn.execute(table.delete())
+        conn.execute(db.setting_t.delete().where(sa.not_(kept)))
+    return storage
+
+
 @pytest.fixture(params=KINDS)
 def fresh_storage(
-    request: pytest.FixtureRequest, postgres_schema_url: str | None
-) -> Iterator[Callable[[], db.Storage]]:
-    """A factory of fresh, empty, migrated databases (one per Hypothesis example)."""
-    opened: list[db.Storage] = []
-    folder = tempfile.TemporaryDirectory()
-
-    def make() -> db.Storage:
-        for previous in opened:  # one example at a time: free its connections
-            previous.close()
-        if request.param == "postgres":
-            assert postgres_schema_url
-            storage = db.Storage(postgres_schema_url)
-            with storage.engine.begin() as conn:
-                SQLModel.metadata.drop_all(conn)
-        else:
-            storage = db.Storage(f"sqlite:///{folder.name}/civic-{len(opened)}.db")
-        storage.migrate()
-        opened.append(storage)
-        return storage
-
-    yield make
-    for storage in opened:
-        storage.close()
-    folder.cleanup()
+    request: pytest.FixtureRequest, migrated: Callable[[str], db.Storage]
+) -> Callable[[], db.Storage]:
+    """A factory of fresh, empty, migrated databases (one per Hypothesis example): the
+    module's database of this kind, emptied."""
+    return lambda: emptied(migrated(request.param))
 
 
 @pytest.fixture
@@ -407,7 +423,7 @@ def test_unrated_conversations_change_response_rate_not_mean(
     before_storage = fresh_storage()
     seed(before_storage, convs)
     before = build_report(before_storage, ReportScope(), manager=manager).total
-    after_storage = fresh_storage()  # on PostgreSQL this empties the same schema
+    after_storage = fresh_storage()  # the same database, emptied
     seed(after_storage, convs + [Conv(START, "procon")] * unrated)
     after = build_report(after_storage, ReportScope(), manager=manager).total
     assert after.mean_score == before.mean_score
