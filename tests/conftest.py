@@ -32,12 +32,46 @@ settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
 )
 
-POSTGRES_URL = os.environ.get("CIVIC_TEST_DATABASE_URL")
+
+def _worker_url(url: str | None) -> str | None:
+    """The PostgreSQL URL of this test process. Under pytest-xdist every worker has a
+    database of its own, ``<name>_<worker>`` (``test_gw0``), so workers never drop each
+    other's tables; :func:`_worker_database` creates it. Without xdist, ``url`` as is."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(False)
+
+
+POSTGRES_URL = _worker_url(os.environ.get("CIVIC_TEST_DATABASE_URL"))
 SECRET = b"test-secret"
 
 DATABASES = [pytest.param("sqlite", id="sqlite")]
 if POSTGRES_URL:
     DATABASES.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _worker_database() -> None:
+    """Create this xdist worker's PostgreSQL database when it does not exist yet."""
+    if not POSTGRES_URL or not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(POSTGRES_URL)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
+            ).first()
+            if found is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -109,6 +109,7 @@ def test_the_environment_never_creates_a_key_file(
         (" , ", "CIVIC_CPF_KEYS holds no CPF key"),
         (f"{NEW},short", "key 2 in CIVIC_CPF_KEYS is not a Fernet key"),
     ],
+    ids=["empty", "blank", "short-second"],  # NEW is random: xdist workers must agree on ids
 )
 def test_unusable_keys_in_the_environment_are_refused(
     monkeypatch: pytest.MonkeyPatch, value: str, message: str
