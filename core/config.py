@@ -154,7 +154,10 @@ class Config:
     expiry: ExpiryConfig = attrs.field(factory=ExpiryConfig)
 
     def for_department(self, slug: str | None) -> DepartmentConfig:
-        return self.department_settings.get(slug or "", DepartmentConfig())
+        """A department's settings; ``hours`` are its own or else the city's, so a plugin
+        always knows the city's time zone (``settings.hours.timezone``)."""
+        own = self.department_settings.get(slug or "", DepartmentConfig())
+        return own if own.hours is not None else attrs.evolve(own, hours=self.hours)
 
     def hours_of(self, slug: str | None) -> Hours:
         return self.for_department(slug).hours or self.hours

@@ -118,14 +118,31 @@ def _sqlite_template() -> Path:
     return folder / "template.db"
 
 
+_POSTGRES_BUILT = False
+
+
 def _emptied(storage: Storage) -> bool:
     """Empty every table of an up-to-date PostgreSQL schema; ``False`` when the schema is
     missing or at another revision (the caller rebuilds it)."""
     from civic import migrations
 
+    global _POSTGRES_BUILT
+    if not _POSTGRES_BUILT:  # the first time in this process: rebuild from scratch
+        _POSTGRES_BUILT = True
+        return False
+    expected = {table.name: len(table.columns) for table in SQLModel.metadata.sorted_tables}
     try:
         if storage.schema_version() != migrations.revision_number(migrations.HEAD):
             return False
+        with storage.engine.connect() as conn:
+            found = dict(
+                conn.exec_driver_sql(
+                    "SELECT table_name, count(*) FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() GROUP BY table_name"
+                ).all()
+            )
+        if any(found.get(name) != count for name, count in expected.items()):
+            return False  # a test altered the schema
         tables = [t.name for t in SQLModel.metadata.sorted_tables if t.name != "civic_setting"]
         names = ", ".join(f'"{name}"' for name in tables)
         with storage.engine.begin() as conn:

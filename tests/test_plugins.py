@@ -18,6 +18,7 @@ from civic.plugins import (
     new_manager,
     plugin_infos,
 )
+from civic.reading import read
 
 BUILT_IN_DEPARTMENTS = {"cac", "procon", "jsm"}
 
@@ -98,9 +99,10 @@ def test_call_safely_skips_a_raising_plugin() -> None:
 
     manager.register(Good(), name="good")
     manager.register(Bad(), name="bad")  # registered last, so called first
-    assert call_safely("route_message", manager, text="x", departments=[], conversation=None) == (
-        "cac"
+    found = call_safely(
+        "route_message", manager, text="x", departments=[], conversation=None, message=read("x")
     )
+    assert found == "cac"
 
 
 def test_plugin_infos_hide_defaults_unless_asked() -> None:

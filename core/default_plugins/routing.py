@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from civic import hookimpl
+from civic.reading import Reading
 from civic.text import contains_keyword, fold
 from civic.values import Department
 
 
 @hookimpl(trylast=True)
-def route_message(text: str, departments: Sequence[Department]) -> str | None:
-    folded = fold(text)
+def route_message(departments: Sequence[Department], message: Reading) -> str | None:
+    folded = message.folded
     if not folded:
         return None
     if folded.isdigit():

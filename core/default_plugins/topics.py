@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from civic import hookimpl
+from civic.reading import Reading
 from civic.text import contains_keyword, fold
 from civic.values import Answer, Department, DepartmentAction, HandOver, StartForm, Topic
 
 
-def match_topic(department: Department, text: str) -> Topic | None:
-    """The topic chosen by number, by title, or by the most keywords (no ties)."""
-    folded = fold(text)
+def match_topic(department: Department, text: str, folded: str | None = None) -> Topic | None:
+    """The topic chosen by number, by title, or by the most keywords (no ties);
+    ``folded`` is the text already folded (the message's reading), when at hand."""
+    folded = fold(text) if folded is None else folded
     topics = department.topics
     if not folded:
         return None
@@ -35,6 +37,8 @@ def topic_action(topic: Topic) -> DepartmentAction:
 
 
 @hookimpl(trylast=True)
-def department_message(department: Department, text: str) -> DepartmentAction | None:
-    topic = match_topic(department, text)
+def department_message(
+    department: Department, text: str, message: Reading
+) -> DepartmentAction | None:
+    topic = match_topic(department, text, message.folded)
     return topic_action(topic) if topic else None
