@@ -11,15 +11,19 @@ from typing import Annotated, Any
 
 import typer
 
-from civic import departments
 from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_existing_storage
 from civic.config import ConfigError, config_path, load_config
-from civic.forms import build_format_checker, form_errors
 from civic.plugins import load_plugins
 
-config_app = typer.Typer(help="Check the city's configuration (civic.toml).", no_args_is_help=True)
-forms_app = typer.Typer(help="List, show and validate department forms.", no_args_is_help=True)
-protocols_app = typer.Typer(help="Look up and update protocol numbers.", no_args_is_help=True)
+config_app = typer.Typer(
+    rich_markup_mode=None, help="Check the city's configuration (civic.toml).", no_args_is_help=True
+)
+forms_app = typer.Typer(
+    rich_markup_mode=None, help="List, show and validate department forms.", no_args_is_help=True
+)
+protocols_app = typer.Typer(
+    rich_markup_mode=None, help="Look up and update protocol numbers.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -49,6 +53,8 @@ def config_check(
         for problem in exc.problems:
             typer.secho(problem, err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1) from None
+    from civic import departments
+
     registry = departments.collect(load_plugins(), loaded.departments)
     unknown = [p for p in registry.problems if p.plugin == "config"]
     for problem in unknown:
@@ -65,6 +71,8 @@ def config_check(
 
 
 def _installed() -> list[str]:
+    from civic import departments
+
     return departments.collect(load_plugins()).slugs
 
 
@@ -76,6 +84,8 @@ def forms_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every form of every installed department, with its fields."""
+    from civic import departments
+
     registry = departments.collect(load_plugins())
     rows = [
         {
@@ -103,6 +113,8 @@ def forms_show(
 ) -> None:
     """Print one form's JSON Schema."""
     slug, _, form = name.partition("/")
+    from civic import departments
+
     department = departments.collect(load_plugins()).get(slug)
     if department is None or form not in department.forms:
         fail(f"no form {name!r}; see `civic forms list`", code=2)
@@ -117,6 +129,9 @@ def forms_validate(
     ] = None,
 ) -> None:
     """Check forms against the civic form meta-schema (schemas/form.schema.json)."""
+    from civic import departments
+    from civic.forms import build_format_checker, form_errors
+
     manager = load_plugins()
     known = frozenset(build_format_checker(manager).checkers)
     failures = 0

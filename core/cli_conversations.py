@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from civic.engine import Engine
 
 conversations_app = typer.Typer(
+    rich_markup_mode=None,
     help="The team's side: list the queue, take, reply, transfer, release, close, expire.",
     no_args_is_help=True,
 )

@@ -10,7 +10,9 @@ from typing import Annotated
 
 import typer
 
-keys_app = typer.Typer(help="Manage the keys that encrypt CPFs at rest.", no_args_is_help=True)
+keys_app = typer.Typer(
+    rich_markup_mode=None, help="Manage the keys that encrypt CPFs at rest.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -188,6 +188,8 @@ def _config(path: Path | None) -> Config:
 def register(app: typer.Typer) -> None:
     """Add ``report`` and ``export conversations`` to the ``civic`` application."""
     app.command("report")(report)
-    export = typer.Typer(help="Export raw data for analysis elsewhere.", no_args_is_help=True)
+    export = typer.Typer(
+        rich_markup_mode=None, help="Export raw data for analysis elsewhere.", no_args_is_help=True
+    )
     export.command("conversations")(export_conversations_command)
     app.add_typer(export, name="export")
