@@ -40,7 +40,7 @@ from civic.states import State
 from civic.storage import Conflict, Storage, Transaction, to_storage_time, utcnow
 from civic.texts import Texts
 from civic.turn import Happening, Notice, Outgoing, Turn
-from civic.values import Choice, Conversation, Delivery, Inbound, Outcome, Reply
+from civic.values import Choice, Conversation, Delivery, Inbound, Media, Outcome, Reply
 from civic.words import AFTER_CLOSE_WORDS
 
 log = logging.getLogger(__name__)
@@ -182,13 +182,19 @@ class Engine:
                 conversation_id=row["id"],
                 direction="in",
                 author="citizen",
-                text=reading.redacted,  # the CPF is kept only hashed, encrypted and masked
+                text=stored_text(reading, inbound),  # a CPF only hashed, encrypted, masked
                 channel=inbound.channel,
                 channel_message_id=inbound.channel_message_id,
                 created_at=now,
             )
-            turn = self._turn(tx, row, reading, now, opened=opened, first_contact=first_contact)
-            tx.update_conversation(row["id"], **turn.values())
+            turn = self._turn(
+                tx, row, reading, now, opened=opened, first_contact=first_contact,
+                media=inbound.media,
+            )  # fmt: skip
+            values = turn.values()
+            if inbound.channel_data is not None:
+                values["channel_data"] = merged_channel_data(row, inbound.channel_data, now)
+            tx.update_conversation(row["id"], **values)
             record_happenings(tx, row["id"], turn.happenings, now)
             deliveries = queue(tx, row, turn.outgoing, now, in_reply_to=message_id)
             snapshot = turn.snapshot()
@@ -215,10 +221,12 @@ class Engine:
         *,
         opened: bool,
         first_contact: bool,
+        media: Media | None = None,
     ) -> Turn:
         """Run the turn in a savepoint: if anything in it fails, the conversation stays
         where it was, the message is still stored and the citizen gets an apology."""
         turn = Turn(self, tx, row, reading, now)
+        turn.media = media
         try:
             with tx.savepoint():
                 turn.process(opened=opened, first_contact=first_contact)
@@ -322,6 +330,28 @@ class Engine:
         with self.storage.reading() as tx:
             row = tx.conversation(conversation_id)
         return snapshot(row) if row else None
+
+
+def stored_text(reading: Reading, inbound: Inbound) -> str:
+    """The message as the log keeps it: the text (CPFs masked), and what else was sent."""
+    if inbound.media is None:
+        return reading.redacted
+    note = f"[{inbound.media.kind}{' ' + inbound.media.id if inbound.media.id else ''}]"
+    return f"{note} {reading.redacted}".strip()
+
+
+def merged_channel_data(row: Mapping[str, Any], data: Mapping[str, Any], now: dt.datetime) -> str:
+    """The conversation's channel data with this message's, and its time (a channel's
+    reply window counts from the citizen's last message)."""
+    try:
+        current = json.loads(row["channel_data"] or "{}")
+    except (TypeError, ValueError):
+        current = {}
+    if not isinstance(current, dict):
+        current = {}
+    current.update({k: v for k, v in data.items() if v is not None})
+    current["last_inbound_at"] = now.isoformat()
+    return json.dumps(current, ensure_ascii=False)
 
 
 def render(reply: Reply) -> str:

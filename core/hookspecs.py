@@ -34,6 +34,7 @@ from civic.values import (
 )
 
 if TYPE_CHECKING:  # annotations only: importing civic (and so a plugin) stays cheap
+    from civic.channels import Channel
     from civic.config import DepartmentConfig
     from civic.reading import Reading
     from civic.texts import Texts
@@ -79,6 +80,22 @@ def register_format_checkers(register: Callable[[str, Callable[[Any], bool]], No
 
     :param register: call ``register(name, check)``; ``check(value)`` returns whether
         the value conforms. A later registration of the same name replaces an earlier one.
+
+    Collected: every plugin is called; the return value is ignored.
+    """
+
+
+@hookspec
+def register_channels(register: Callable[[Channel], None]) -> None:
+    """Register the channels this plugin provides (WhatsApp, a web chat, SMS...).
+
+    Called once when ``civic serve`` (or ``civic plugins``) starts.
+
+    :param register: call it with each :class:`civic.channels.Channel`: its name, the
+        HTTP routes it serves, the sender that delivers outbox messages, the settings it
+        reads. A name registered twice keeps the first registration; the clash is logged
+        with both plugins' names. Import your HTTP dependencies inside ``routes`` and
+        ``sender``, not at module level, so ``civic --help`` stays fast.
 
     Collected: every plugin is called; the return value is ignored.
     """

@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "protocols": "civic.default_plugins.protocols",
     "formats": "civic.default_plugins.formats",
     "scoring": "civic.default_plugins.scoring",
+    "channels": "civic.default_plugins.channels",
 }
 
 

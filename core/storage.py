@@ -39,6 +39,8 @@ outbox_t = tables.Outbox.__table__
 event_t = tables.Event.__table__
 agent_t = tables.Agent.__table__
 audit_t = tables.Audit.__table__
+inbox_t = tables.Inbox.__table__
+early_status_t = tables.EarlyStatus.__table__
 
 #: Delivery statuses in the order they happen; a status never moves backwards.
 OUTBOX_ORDER = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
@@ -768,6 +770,157 @@ class Transaction:
             .limit(limit)
         )
         return [int(value) for value in self.conn.execute(query).scalars()]
+
+    # -- channels: the inbox, sending, statuses -------------------------------------
+    def add_inbox(self, channel: str, body: bytes, now: dt.datetime) -> int:
+        """Store a channel's raw delivery before it is acknowledged."""
+        result = self.conn.execute(
+            inbox_t.insert().values(
+                channel=channel, body=body, status="received", attempts=0, received_at=now
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def mark_inbox(
+        self, inbox_id: int, status: str, now: dt.datetime, error: str | None = None
+    ) -> None:
+        """``processed``, or ``dead`` with the reason (a dead letter for staff)."""
+        self.conn.execute(
+            inbox_t.update()
+            .where(inbox_t.c.id == inbox_id)
+            .values(
+                status=status,
+                error=storable_text(error) if error else None,
+                attempts=inbox_t.c.attempts + 1,
+                processed_at=now,
+            )
+        )
+
+    def inbox_item(self, inbox_id: int) -> RowMapping | None:
+        return (
+            self.conn.execute(sa.select(inbox_t).where(inbox_t.c.id == inbox_id)).mappings().first()
+        )
+
+    def inbox_items(
+        self, status: str, *, received_before: dt.datetime | None = None, limit: int = 100
+    ) -> list[RowMapping]:
+        """Inbox rows with ``status`` (dead letters; deliveries not yet processed)."""
+        query = sa.select(inbox_t).where(inbox_t.c.status == status)
+        if received_before is not None:
+            query = query.where(inbox_t.c.received_at < received_before)
+        return list(self.conn.execute(query.order_by(inbox_t.c.id).limit(limit)).mappings())
+
+    def claim_outbox(
+        self, channel: str, now: dt.datetime, lease: dt.timedelta, limit: int = 20
+    ) -> list[tuple[Delivery, str, str | None]]:
+        """Take pending messages of ``channel`` that are due, for ``lease``: another
+        worker skips them until the lease ends (a crashed sender's messages come back).
+        Returns each delivery with its address and its conversation's channel data."""
+        due = sa.or_(outbox_t.c.next_attempt_at.is_(None), outbox_t.c.next_attempt_at <= now)
+        query = (
+            sa.select(outbox_t, conversation_t.c.channel_data)
+            .select_from(
+                outbox_t.join(conversation_t, conversation_t.c.id == outbox_t.c.conversation_id)
+            )
+            .where(outbox_t.c.channel == channel, outbox_t.c.status == "pending", due)
+            .order_by(outbox_t.c.id)
+            .limit(limit)
+        )
+        claimed = []
+        for row in list(self.conn.execute(query).mappings()):
+            taken = self.conn.execute(
+                outbox_t.update()
+                .where(outbox_t.c.id == row["id"], outbox_t.c.status == "pending", due)
+                .values(next_attempt_at=now + lease)
+            ).rowcount
+            if taken:
+                claimed.append((_delivery(row), row["address"], row["channel_data"]))
+        return claimed
+
+    def record_attempt(
+        self,
+        outbox_id: int,
+        now: dt.datetime,
+        *,
+        provider_id: str | None = None,
+        error: str | None = None,
+        retry_at: dt.datetime | None = None,
+    ) -> None:
+        """The result of one send: sent (with the provider's id, applying any status
+        that arrived early), retried at ``retry_at``, or failed for good."""
+        if provider_id is not None:
+            self.advance_outbox([outbox_id], "sent", now, provider_message_id=provider_id)
+            channel = self.conn.execute(
+                sa.select(outbox_t.c.channel).where(outbox_t.c.id == outbox_id)
+            ).scalar_one()
+            early = list(
+                self.conn.execute(
+                    sa.select(early_status_t).where(
+                        early_status_t.c.channel == channel,
+                        early_status_t.c.provider_message_id == provider_id,
+                    )
+                ).mappings()
+            )
+            for status in early:
+                self.advance_outbox([outbox_id], status["status"], now, error=status["error"])
+            if early:
+                self.conn.execute(
+                    early_status_t.delete().where(
+                        early_status_t.c.id.in_([status["id"] for status in early])
+                    )
+                )
+            return
+        values: dict[str, Any] = {
+            "attempts": outbox_t.c.attempts + 1,
+            "error": storable_text(error or "not sent"),
+            "updated_at": now,
+            "next_attempt_at": retry_at,
+        }
+        if retry_at is None:
+            values["status"] = "failed"
+        self.conn.execute(
+            outbox_t.update()
+            .where(outbox_t.c.id == outbox_id, outbox_t.c.status == "pending")
+            .values(**values)
+        )
+
+    def outbox_attempts(self, outbox_id: int) -> int:
+        return int(
+            self.conn.execute(
+                sa.select(outbox_t.c.attempts).where(outbox_t.c.id == outbox_id)
+            ).scalar_one()
+        )
+
+    def apply_status(
+        self,
+        channel: str,
+        provider_message_id: str,
+        status: str,
+        now: dt.datetime,
+        error: str | None = None,
+    ) -> bool:
+        """A provider's delivery status for a message it sent; kept for later when the
+        message is not recorded yet. Returns whether a message was found."""
+        found = self.conn.execute(
+            sa.select(outbox_t.c.id).where(
+                outbox_t.c.channel == channel,
+                outbox_t.c.provider_message_id == provider_message_id,
+            )
+        ).scalar()
+        if found is not None:
+            if status in OUTBOX_ORDER:
+                self.advance_outbox([int(found)], status, now, error=error)
+            return True
+        self.conn.execute(
+            early_status_t.insert().values(
+                channel=channel,
+                provider_message_id=provider_message_id,
+                status=status,
+                error=storable_text(error) if error else None,
+                created_at=now,
+            )
+        )
+        return False
 
 
 # -- helpers --------------------------------------------------------------------------

@@ -10,7 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    LargeBinary,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -109,6 +119,9 @@ class Conversation(SQLModel, table=True):
     last_citizen_at: dt.datetime | None = utc_field(nullable=True)
     #: Why it closed: ``completed`` (survey or goodbye), ``agent`` or ``abandoned``.
     close_reason: str | None = Field(default=None, max_length=16)
+    #: What the channel needs to answer (JSON): the WhatsApp number the citizen wrote to
+    #: (``account``), their phone when known, the time of their last message there.
+    channel_data: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Message(SQLModel, table=True):
@@ -242,4 +255,35 @@ class Audit(SQLModel, table=True):
     target: str = Field(max_length=128)  # "citizen:12", "protocol:PROCON-2026-000001"
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: dt.datetime = utc_field()
+
+
+class Inbox(SQLModel, table=True):
+    """A channel's raw delivery, stored before it is acknowledged: nothing acknowledged is
+    ever lost. ``status`` is ``received``, ``processed`` or ``dead`` (a dead letter:
+    civic could not understand it; ``civic inbox retry`` processes it again)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_status", "status", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="received", max_length=16)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    attempts: int = 0
+    received_at: dt.datetime = utc_field()
+    processed_at: dt.datetime | None = utc_field(nullable=True)
+
+
+class EarlyStatus(SQLModel, table=True):
+    """A delivery status that arrived before civic recorded the message it is about
+    (kept, and applied when the message's provider id is recorded)."""
+
+    __tablename__ = "early_status"
+    __table_args__ = (Index("ix_early_status_message", "channel", "provider_message_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    provider_message_id: str = Field(max_length=128)
+    status: str = Field(max_length=16)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: dt.datetime = utc_field()

@@ -33,6 +33,7 @@ from civic.values import (
     Department,
     HandOver,
     Identity,
+    Media,
     NotIdentified,
     Reply,
     StartForm,
@@ -137,6 +138,7 @@ class Turn:
         self.notices: list[Notice] = []
         self.changes: dict[str, Any] = {}
         self.opened = False
+        self.media: Media | None = None
 
     # -- bookkeeping ----------------------------------------------------------------
     def move(self, state: State) -> None:
@@ -219,7 +221,10 @@ class Turn:
         if opened:
             self.greet(first_contact)
         if not self.reading.text.strip():
-            if not opened and self.state not in WITH_TEAM:
+            if self.media is not None and self.state not in WITH_TEAM:
+                # Stored for the team (with its media id); the bot reads only text.
+                self.say(self.texts("media_not_read", kind=self.media_name()))
+            elif not opened and self.state not in WITH_TEAM:
                 self.say(self.texts("empty_message"))
             return
         command = self.global_command()
@@ -237,6 +242,11 @@ class Turn:
             State.RATING: self.rate,
         }[self.state]
         handler()
+
+    def media_name(self) -> str:
+        assert self.media is not None
+        key = f"media_{self.media.kind}"
+        return self.texts(key) if key in self.texts.catalog else self.texts("media_other")
 
     def greet(self, first_contact: bool) -> None:
         """The first reply of a conversation: welcome, and the privacy notice for a

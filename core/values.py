@@ -110,11 +110,26 @@ class Conversation:
 
 
 @attrs.frozen
+class Media:
+    """Something a citizen sent that is not text: an image, audio, a location...
+
+    ``kind`` is the channel's type (``image``, ``audio``, ``location``); ``id`` the
+    channel's media id, to fetch it later; ``caption`` any text that came with it.
+    """
+
+    kind: str
+    id: str | None = None
+    caption: str | None = None
+
+
+@attrs.frozen
 class Inbound:
     """A message from a citizen as a channel delivers it.
 
     ``channel_message_id`` is the channel's own id; a message whose id was already seen on
-    the same channel is ignored, since channels retry deliveries.
+    the same channel is ignored, since channels retry deliveries. ``channel_data`` is
+    what the channel needs to answer later (kept with the conversation: for WhatsApp, the
+    number written to and the phone); ``media`` what was sent besides text.
     """
 
     channel: str
@@ -123,6 +138,8 @@ class Inbound:
     channel_message_id: str | None = None
     received_at: dt.datetime | None = None
     pinned_department: str | None = None
+    channel_data: Mapping[str, Any] | None = None
+    media: Media | None = None
 
 
 @attrs.frozen

@@ -22,6 +22,7 @@ from civic import migrations
 from civic.storage import Storage, StorageError
 from tests.conftest import DATABASES, POSTGRES_URL
 
+HEAD_NUMBER = migrations.revision_number(migrations.HEAD)
 NEW_TABLES = ("outbox", "event", "agent", "audit")
 NEW_COLUMNS = {
     "citizen": {"cpf_encrypted"},
@@ -103,12 +104,12 @@ def test_first_start_creates_the_schema_then_finds_nothing_to_do(empty_url: str)
     storage = Storage(empty_url)
     try:
         assert storage.schema_version() == 0
-        assert storage.migrate() == 2
-        assert storage.schema_version() == 2
+        assert storage.migrate() == HEAD_NUMBER
+        assert storage.schema_version() == HEAD_NUMBER
         assert storage.migrate() == 0
-        assert stored_revisions(storage) == ["0002"]
+        assert stored_revisions(storage) == [migrations.HEAD]
         with storage.transaction() as tx:  # kept for civic before Alembic: it refuses 2
-            assert tx.get_setting("schema_version") == "2"
+            assert tx.get_setting("schema_version") == str(HEAD_NUMBER)
     finally:
         storage.close()
 
@@ -122,7 +123,7 @@ def test_downgrade_to_nothing_and_upgrade_again(empty_url: str) -> None:
         with storage.engine.connect() as conn:
             assert set(sa.inspect(conn).get_table_names()) == {"alembic_version"}
         assert storage.schema_version() == 0
-        assert storage.migrate() == 2
+        assert storage.migrate() == HEAD_NUMBER
         assert schema_differences(storage) == []
     finally:
         storage.close()
@@ -351,7 +352,7 @@ def test_a_database_of_the_old_runner_is_stamped_and_upgraded(empty_url: str) ->
     storage = Storage(empty_url)
     try:
         assert storage.schema_version() == 1  # holds civic data: not 0
-        assert storage.migrate() == 1  # stamped 0001, upgraded to 0002
+        assert storage.migrate() == HEAD_NUMBER - 1  # stamped 0001, upgraded to head
         assert stored_revisions(storage) == [migrations.HEAD]
         after = read_rows(storage.engine, old_runner_schema())
         after["civic_setting"] = [r for r in after["civic_setting"] if r["key"] != "schema_version"]
@@ -367,7 +368,7 @@ def test_a_database_of_the_old_runner_is_stamped_and_upgraded(empty_url: str) ->
                 assert columns <= {c["name"] for c in inspector.get_columns(table)}
         assert schema_differences(storage) == []
         with storage.transaction() as tx:
-            assert tx.get_setting("schema_version") == "2"
+            assert tx.get_setting("schema_version") == str(HEAD_NUMBER)
             assert tx.get_setting("secret_fingerprint") == "ab" * 32
             tx.update_conversation(1, agent="joana", citizen_name="Maria")
             assert tx.conversation(1)["agent"] == "joana"  # type: ignore[index]
@@ -470,7 +471,7 @@ def test_concurrent_first_starts_migrate_once(empty_url: str) -> None:
     for process in processes:
         process.join(timeout=60)
     assert [kind for kind, _ in outcomes] == ["ok"] * workers, outcomes
-    assert sorted(applied for _, applied in outcomes) == [0] * (workers - 1) + [2]  # type: ignore[type-var]
+    assert sorted(applied for _, applied in outcomes) == [0] * (workers - 1) + [HEAD_NUMBER]  # type: ignore[type-var]
     storage = Storage(empty_url)
     try:
         assert stored_revisions(storage) == [migrations.HEAD]
@@ -499,7 +500,7 @@ def run_start(url: str, mode: str) -> subprocess.CompletedProcess[str]:
 def test_alembic_is_quiet_unless_verbose_and_skipped_when_up_to_date(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'civic.db'}"
     first = run_start(url, "quiet")
-    assert (first.stdout, first.stderr) == ("2 True\n", "")
+    assert (first.stdout, first.stderr) == (f"{HEAD_NUMBER} True\n", "")
     again = run_start(url, "quiet")  # up to date: Alembic is not even imported
     assert (again.stdout, again.stderr) == ("0 False\n", "")
     verbose_url = f"sqlite:///{tmp_path / 'verbose.db'}"

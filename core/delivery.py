@@ -1,0 +1,102 @@
+"""Delivering the outbox: each channel's sender, with retries that survive a restart.
+
+A message is *claimed* for a lease before it is sent, so several workers never send it
+at once, and a worker that dies mid-send leaves it to be taken again when the lease ends.
+A failed send is tried again after a growing delay; after the last try it is marked
+``failed`` with the reason, for staff to see. Everything lives in the outbox table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping, Sequence
+
+from civic.channels import Channel, Host, Outgoing, Sent
+
+log = logging.getLogger(__name__)
+
+#: Delays before the 2nd, 3rd... attempt; after the last one the message is failed.
+BACKOFF = (
+    dt.timedelta(seconds=5),
+    dt.timedelta(seconds=30),
+    dt.timedelta(minutes=2),
+    dt.timedelta(minutes=10),
+    dt.timedelta(hours=1),
+)
+#: How long a claimed message is reserved for its sender.
+LEASE = dt.timedelta(seconds=60)
+
+
+def retry_at(attempts: int, now: dt.datetime) -> dt.datetime | None:
+    """When to try again after ``attempts`` failed tries (``None``: give up)."""
+    return now + BACKOFF[attempts] if attempts < len(BACKOFF) else None
+
+
+async def deliver_due(host: Host, channel: Channel, *, limit: int = 20) -> int:
+    """Send the due messages of one channel once; returns how many were sent."""
+    if channel.sender is None:
+        return 0
+    storage = host.engine.storage
+    now = host.engine.clock()
+
+    def claim() -> list[Outgoing]:
+        with storage.transaction() as tx:
+            claimed = tx.claim_outbox(channel.name, now, LEASE, limit)
+        return [
+            Outgoing(delivery, address, _data(channel_data))
+            for delivery, address, channel_data in claimed
+        ]
+
+    sent = 0
+    for outgoing in await host.call(claim):
+        try:
+            result = await channel.sender(host, outgoing)
+        except Exception as exc:  # a sender bug must not stop the others
+            log.exception(
+                "channel %s: sending outbox %s raised", channel.name, outgoing.delivery.id
+            )
+            result = Sent(ok=False, error=f"{type(exc).__name__}: {exc}")
+        await host.call(_record, host, outgoing.delivery.id, result)
+        sent += result.ok
+    return sent
+
+
+def _record(host: Host, outbox_id: int, result: Sent) -> None:
+    now = host.engine.clock()
+    with host.engine.storage.transaction() as tx:
+        if result.ok:
+            tx.record_attempt(outbox_id, now, provider_id=result.provider_id or "")
+            return
+        attempts = tx.outbox_attempts(outbox_id) + 1
+        again = retry_at(attempts - 1, now) if result.retry else None
+        tx.record_attempt(outbox_id, now, error=result.error, retry_at=again)
+    if again is None:
+        log.warning("outbox %s failed after %d attempt(s): %s", outbox_id, attempts, result.error)
+
+
+def _data(raw: str | None) -> Mapping[str, object]:
+    try:
+        value = json.loads(raw or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+async def delivery_loop(
+    host: Host, channels: Sequence[Channel], stop: asyncio.Event, interval: float = 1.0
+) -> None:
+    """Deliver every channel's due messages until ``stop`` is set."""
+    while not stop.is_set():
+        busy = False
+        for channel in channels:
+            try:
+                busy |= await deliver_due(host, channel) > 0
+            except Exception:
+                log.exception("channel %s: delivery round failed", channel.name)
+        if not busy:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -1,0 +1,161 @@
+"""``civic serve``: the HTTP host of the channels (an ASGI app on Starlette).
+
+The app opens the database and the engine once, mounts every registered channel's routes,
+answers ``/healthz`` (the process is up) and ``/readyz`` (the database answers), and runs
+the delivery loop that sends the outbox. Channels are adapters: conversation logic stays
+in the engine.
+
+Workers started by uvicorn each build their own app from the environment
+(:func:`app_from_environment`), so ``--workers 4`` needs nothing shared but the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from civic.channels import Channel, Host, collect_channels
+from civic.delivery import delivery_loop
+
+log = logging.getLogger(__name__)
+
+#: Set by ``civic serve --dev``: channels may start without their secrets.
+DEVELOPMENT_ENV = "CIVIC_DEVELOPMENT"
+
+
+class ServeError(RuntimeError):
+    """The service cannot start; the message says why (for the operator)."""
+
+
+def build_host(
+    *, config_path: str | os.PathLike[str] | None, database_url: str | None, development: bool
+) -> Host:
+    """The engine over the database and configuration, wrapped for the channels."""
+    from civic import instance
+    from civic.config import ConfigError, load_config
+    from civic.engine import Engine
+    from civic.storage import Storage, StorageError
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise ServeError("invalid configuration:\n" + "\n".join(exc.problems)) from None
+    try:
+        storage = Storage(database_url or instance.default_database_url())
+        storage.migrate()
+        secret = instance.load_secret()
+        instance.verify_secret(storage, secret)
+    except (StorageError, instance.SecretError, instance.SecretMismatch, OSError) as exc:
+        raise ServeError(str(exc)) from None
+    engine = Engine(storage, secret=secret, config=config)
+    return Host(engine=engine, config=config, development=development)
+
+
+def create_app(host: Host, channels: dict[str, Channel] | None = None) -> Starlette:
+    """The ASGI application of ``host``; ``channels`` default to every registered one.
+
+    Raises :class:`ServeError` when a channel reports problems (a missing secret).
+    """
+    channels = collect_channels(host.engine.pm) if channels is None else channels
+    problems = [
+        f"{name}: {problem}"
+        for name, channel in channels.items()
+        if channel.problems is not None
+        for problem in channel.problems(host)
+    ]
+    if problems:
+        raise ServeError("cannot start:\n" + "\n".join(problems))
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            await run_in_threadpool(host.engine.storage.schema_version)
+        except Exception as exc:
+            log.warning("readyz: the database does not answer: %s", exc)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    routes: list[Any] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    for channel in channels.values():
+        if channel.routes is not None:
+            routes += list(channel.routes(host))
+    senders = [channel for channel in channels.values() if channel.sender is not None]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        host.run_blocking = run_in_threadpool
+        host.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+        stop = asyncio.Event()
+        task = asyncio.create_task(delivery_loop(host, senders, stop))
+        log.info("civic serve: channels %s", ", ".join(channels) or "none")
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, timeout=10)
+            await host.http.aclose()
+            host.engine.storage.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.host = host
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """The app of one uvicorn worker, from ``CIVIC_CONFIG``, ``CIVIC_DATABASE_URL`` and
+    ``CIVIC_DEVELOPMENT`` (``civic serve`` sets them for its workers)."""
+    configure_logging()
+    host = build_host(
+        config_path=os.environ.get("CIVIC_CONFIG") or None,
+        database_url=os.environ.get("CIVIC_DATABASE_URL") or None,
+        development=os.environ.get(DEVELOPMENT_ENV) == "1",
+    )
+    return create_app(host)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line (CPFs and phones already masked by the filter)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Structured logs on standard error, with CPFs and phone numbers masked."""
+    from civic import redaction
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    redaction.install()
+
+
+def static_file(name: str) -> Path:
+    """A file shipped in ``civic/channels``."""
+    return Path(__file__).parent / "channels" / name
