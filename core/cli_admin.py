@@ -64,7 +64,19 @@ def config_check(
             err=True,
             fg=typer.colors.RED,
         )
-    if unknown:
+    wrong_numbers = {
+        number: slug
+        for number, slug in loaded.whatsapp_numbers.items()
+        if registry.get(slug) is None
+    }
+    for number, slug in wrong_numbers.items():
+        typer.secho(
+            f"{target}: whatsapp.numbers.{number}: department {slug!r} is not enabled "
+            f"(enabled: {', '.join(registry.slugs) or 'none'})",
+            err=True,
+            fg=typer.colors.RED,
+        )
+    if unknown or wrong_numbers:
         raise typer.Exit(code=1)
     enabled = ", ".join(registry.slugs) or "none"
     typer.echo(f"{target}: OK — {loaded.city}; departments: {enabled}")

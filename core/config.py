@@ -152,6 +152,11 @@ class Config:
     identify: str = "first"
     privacy: PrivacyConfig = attrs.field(factory=PrivacyConfig)
     expiry: ExpiryConfig = attrs.field(factory=ExpiryConfig)
+    #: WhatsApp: ``phone_number_id`` → department slug; the template sent outside the
+    #: 24-hour window, and its language.
+    whatsapp_numbers: Mapping[str, str] = attrs.field(factory=dict)
+    whatsapp_template: str | None = None
+    whatsapp_language: str = "pt_BR"
 
     def for_department(self, slug: str | None) -> DepartmentConfig:
         """A department's settings; ``hours`` are its own or else the city's, so a plugin
@@ -263,6 +268,9 @@ def parse_config(raw: Mapping[str, Any], source: str = "civic.toml") -> Config:
         identify=raw.get("identify", "first"),
         privacy=PrivacyConfig(**raw.get("privacy", {})),
         expiry=_expiry(raw.get("expiry", {})),
+        whatsapp_numbers=dict(raw.get("whatsapp", {}).get("numbers", {})),
+        whatsapp_template=raw.get("whatsapp", {}).get("template"),
+        whatsapp_language=raw.get("whatsapp", {}).get("language", "pt_BR"),
     )
 
 

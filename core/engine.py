@@ -383,6 +383,7 @@ def redacted(reply: Reply) -> Reply:
     return Reply(
         text=cpf.redact(reply.text),
         choices=tuple(Choice(c.value, cpf.redact(c.label)) for c in reply.choices),
+        scale=reply.scale,
     )
 
 
@@ -407,7 +408,12 @@ def queue(
             channel=row["channel"],
             created_at=now,
         )
-        payload = {"text": reply.text, "choices": [[c.value, c.label] for c in reply.choices]}
+        payload: dict[str, Any] = {
+            "text": reply.text,
+            "choices": [[c.value, c.label] for c in reply.choices],
+        }
+        if reply.scale is not None:
+            payload["scale"] = list(reply.scale)
         outbox_id = tx.add_outbox(
             message_id=message_id,
             conversation_id=row["id"],

@@ -376,7 +376,10 @@ def close(engine: Engine, conversation_id: int, agent: str) -> None:
         action.happened("resolved")
         action.outgoing.append(
             Outgoing(
-                Reply(engine.texts("rating_question", min=survey.scale_min, max=survey.scale_max))
+                Reply(
+                    engine.texts("rating_question", min=survey.scale_min, max=survey.scale_max),
+                    scale=(survey.scale_min, survey.scale_max),
+                )
             )
         )
         action.notices.append(("conversation_resolved", {"agent": agent}))

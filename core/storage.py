@@ -928,11 +928,15 @@ class Transaction:
 
 def _delivery(row: Mapping[str, Any]) -> Delivery:
     payload = json.loads(row["payload"])
+    scale = payload.get("scale")
     reply = Reply(
         text=payload.get("text", ""),
         choices=tuple(
             Choice(str(value), str(label)) for value, label in payload.get("choices", [])
         ),
+        scale=(int(scale[0]), int(scale[1]))
+        if isinstance(scale, list) and len(scale) == 2
+        else None,
     )
     return Delivery(
         row["id"], reply, row["author"], row["agent"], row["status"], row["conversation_id"]

@@ -849,7 +849,14 @@ def start_survey(turn: Turn) -> None:
     turn.move(State.RATING)
     turn.context.form = None
     turn.context.survey = SurveyProgress()
-    turn.say(turn.texts("rating_question", min=survey.scale_min, max=survey.scale_max))
+    turn.outgoing.append(
+        Outgoing(
+            Reply(
+                turn.texts("rating_question", min=survey.scale_min, max=survey.scale_max),
+                scale=(survey.scale_min, survey.scale_max),
+            )
+        )
+    )
 
 
 #: Field formats whose values are never a CPF (a phone number is kept as typed).

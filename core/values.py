@@ -144,10 +144,15 @@ class Inbound:
 
 @attrs.frozen
 class Reply:
-    """A message from civic to the citizen."""
+    """A message from civic to the citizen.
+
+    ``scale`` marks a score question (``(0, 10)``): a channel with buttons may offer each
+    score to tap; a typed score works everywhere.
+    """
 
     text: str
     choices: tuple[Choice, ...] = ()
+    scale: tuple[int, int] | None = None
 
 
 @attrs.frozen

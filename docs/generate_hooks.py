@@ -168,6 +168,23 @@ from civic import hookimpl
 def conversation_resolved(conversation, agent):
     metrics.increment("civic.resolved", tags={"agent": agent})
 """,
+    "register_channels": """
+from civic import hookimpl
+from civic.channels import Channel, Sent
+
+
+async def send_sms(host, outgoing):
+    response = await host.http.post(
+        "https://sms.example.invalid/send",
+        json={"to": outgoing.address, "text": outgoing.delivery.reply.text},
+    )
+    return Sent(ok=response.status_code == 200, error=response.text[:200], retry=True)
+
+
+@hookimpl
+def register_channels(register):
+    register(Channel(name="sms", description="SMS", sender=send_sms))
+""",
     "register_report_indicators": """
 from civic import hookimpl
 from civic.report import ReportIndicator

@@ -282,3 +282,20 @@ def test_hook_conversation_released(with_plugin: Callable[[object], Engine]) -> 
 
 def test_hook_conversation_resolved(with_plugin: Callable[[object], Engine]) -> None:
     assert _team_path(with_plugin)[-1] == ("resolved", "rating", "Bia")
+
+
+def test_hook_register_channels(with_plugin: Callable[[object], Engine]) -> None:
+    from civic.channels import Channel, collect_channels
+
+    class Sms:
+        @hookimpl
+        def register_channels(self, register: Callable[[Channel], None]) -> None:
+            register(Channel(name="sms", description="SMS by a local operator"))
+            register(Channel(name="whatsapp"))  # taken by the built-in one: left out
+            register("not a channel")  # type: ignore[arg-type]
+
+    engine = with_plugin(Sms())
+    channels = collect_channels(engine.pm)
+    assert channels["sms"].description == "SMS by a local operator"
+    assert channels["whatsapp"].sender is not None  # still the built-in channel
+    assert {"whatsapp", "webchat", "terminal", "sms"} <= set(channels)
