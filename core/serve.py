@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -102,19 +103,33 @@ def create_app(host: Host, channels: dict[str, Channel] | None = None) -> Starle
         host.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
         stop = asyncio.Event()
         task = asyncio.create_task(delivery_loop(host, senders, stop))
+        pending = asyncio.create_task(_inbox_loop(host, channels, stop))
         log.info("civic serve: channels %s", ", ".join(channels) or "none")
         try:
             yield
         finally:
             stop.set()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, timeout=10)
+                await asyncio.wait_for(asyncio.gather(task, pending), timeout=10)
             await host.http.aclose()
             host.engine.storage.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.host = host
     return app
+
+
+async def _inbox_loop(host: Host, channels: dict[str, Channel], stop: asyncio.Event) -> None:
+    """Process again deliveries left unprocessed by a failure (the database was down)."""
+    from civic.channels.inbox import process_pending
+
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=30)
+        try:
+            await host.call(process_pending, host, channels, dt.timedelta(seconds=30))
+        except Exception:
+            log.exception("inbox: processing pending deliveries failed")
 
 
 def app_from_environment() -> Starlette:

@@ -436,3 +436,112 @@ def test_a_whole_conversation_by_whatsapp(
     report = build_report(storage, ReportScope())
     assert report.total.rated == 1 and report.total.mean_score == 9
     wait_for(lambda: any("protocolo é PROCON" in t for t in graph.texts()))
+
+
+# -- dead letters, the service window, logs, the real command --------------------------
+
+
+def test_dead_letters_are_listed_and_retried(
+    client: TestClient, storage: Storage, tmp_path: Any
+) -> None:
+    from typer.testing import CliRunner
+
+    from civic.cli import app as cli
+
+    weird = delivery(messages=[{"id": "wamid.q", "timestamp": "1", "type": "text"}])
+    weird["entry"][0]["changes"][0]["value"]["contacts"] = []
+    assert post(client, weird) == 200
+    url = storage.url
+    runner = CliRunner()
+    listed = runner.invoke(
+        cli, ["inbox", "dead-letters", "--format", "json", "--database-url", url]
+    )
+    assert listed.exit_code == 0, listed.output
+    (dead,) = json.loads(listed.stdout)
+    assert dead["channel"] == "whatsapp" and "sender" in dead["error"]
+    again = runner.invoke(cli, ["inbox", "retry", str(dead["id"]), "--database-url", url])
+    assert again.exit_code == 0 and "dead" in again.stdout  # still not understood: kept
+    missing = runner.invoke(cli, ["inbox", "retry", "9999", "--database-url", url])
+    assert missing.exit_code == 1 and "no delivery 9999" in missing.stderr
+
+
+def test_outside_the_24_hour_window_only_a_template_is_sent(
+    storage: Storage, graph: FakeGraph
+) -> None:
+    from civic import staff
+
+    old = str(int(time.time()) - 25 * 3600)
+    late = text("atendente")
+    late["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = old
+    with TestClient(app(make_host(storage))) as client:
+        post(client, late)
+        wait_for(lambda: not _pending(storage))
+        conversation = json.loads(json.dumps(_conversation_id(storage)))
+        staff.take(make_host(storage).engine, conversation, "Ana")
+        staff.reply(make_host(storage).engine, conversation, "Ana", "Desculpe a demora!")
+        wait_for(lambda: not _pending(storage))  # refused, not sent: failed, for staff
+    assert _statuses(storage) == {"failed"}
+    assert not any("Desculpe a demora" in t for t in graph.texts())
+    with_template = parse_config(
+        {"whatsapp": {"numbers": {PROCON: "procon"}, "template": "retorno_atendimento"}}
+    )
+    staff.reply(make_host(storage).engine, conversation, "Ana", "Pode responder por aqui?")
+    with TestClient(app(make_host(storage, with_template))):
+        wait_for(lambda: any(b["type"] == "template" for b in graph.sent))
+    (template,) = [b for b in graph.sent if b["type"] == "template"]
+    assert template["template"]["name"] == "retorno_atendimento"
+
+
+def _conversation_id(storage: Storage) -> int:
+    with storage.reading() as tx:
+        (conversation,) = tx.conversations()
+    return int(conversation["id"])
+
+
+def test_logs_are_json_with_cpfs_and_phones_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from civic.serve import configure_logging
+
+    configure_logging()
+    try:
+        logging.getLogger("civic.test").warning("citizen 529.982.247-25 wrote from 5535999990000")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+    finally:
+        logging.getLogger().handlers.clear()
+    entry = json.loads(line)
+    assert entry["level"] == "warning" and entry["logger"] == "civic.test"
+    assert "529.982.247-25" not in entry["message"] and "5535999990000" not in entry["message"]
+
+
+def test_civic_serve_runs_and_answers_health_checks(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "CIVIC_HOME": str(tmp_path)}
+    env.pop("CIVIC_WHATSAPP_APP_SECRET", None)
+    command = [sys.executable, "-m", "civic", "serve", "--port", str(port)]
+    command += ["--database-url", f"sqlite:///{tmp_path / 'civic.db'}"]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "CIVIC_WHATSAPP_APP_SECRET" in refused.stderr
+    server = subprocess.Popen([*command, "--dev"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        assert health.json() == {"status": "ok"}
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").json() == {"status": "ready"}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

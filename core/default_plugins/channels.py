@@ -31,6 +31,12 @@ def _whatsapp_problems(host: Host) -> list[str]:
     return whatsapp.problems(host)
 
 
+def _whatsapp_process(host: Host, body: bytes) -> Sequence[str]:
+    from civic.channels import whatsapp
+
+    return whatsapp.process(host, body)
+
+
 def _webchat_routes(host: Host) -> Sequence[Any]:
     from civic.channels import webchat
 
@@ -52,6 +58,7 @@ def register_channels(register: Callable[[Channel], None]) -> None:
                 "CIVIC_WHATSAPP_API_URL",
             ),
             problems=_whatsapp_problems,
+            process=_whatsapp_process,
         )
     )
     register(
