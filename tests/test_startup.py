@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 #: Packages a command that does not touch the database or check a form must not load.
-HEAVY = ("alembic", "cryptography", "jsonschema", "psycopg", "sqlalchemy", "sqlmodel")
+HEAVY = (
+    "alembic", "cryptography", "jsonschema", "psycopg", "sqlalchemy", "sqlmodel",
+    "starlette", "uvicorn", "httpx",
+)  # fmt: skip
 
 PROBE = """
 import contextlib, io, json, sys
