@@ -243,6 +243,10 @@ class Agent(SQLModel, table=True):
     active: bool = True
     password_hash: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: dt.datetime = utc_field()
+    #: Sign-in throttling: failures in a row, and until when sign-in is refused.
+    failed_logins: int = 0
+    locked_until: dt.datetime | None = utc_field(nullable=True)
+    password_changed_at: dt.datetime | None = utc_field(nullable=True)
 
 
 class Audit(SQLModel, table=True):
@@ -286,4 +290,45 @@ class EarlyStatus(SQLModel, table=True):
     provider_message_id: str = Field(max_length=128)
     status: str = Field(max_length=16)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: dt.datetime = utc_field()
+
+
+class AgentSession(SQLModel, table=True):
+    """A signed-in attendant's server-side session (the cookie holds a random token; only
+    its hash is stored)."""
+
+    __tablename__ = "agent_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: dt.datetime = utc_field()
+    expires_at: dt.datetime = utc_field()
+    last_seen_at: dt.datetime = utc_field()
+
+
+class CannedResponse(SQLModel, table=True):
+    """A ready answer a department's attendants use often (an admin edits them)."""
+
+    __tablename__ = "canned_response"
+    id: int | None = Field(default=None, primary_key=True)
+    department: str = Field(max_length=64, index=True)
+    title: str = Field(max_length=120)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    updated_by: str = Field(max_length=64)
+    updated_at: dt.datetime = utc_field()
+
+
+class ProtocolEvent(SQLModel, table=True):
+    """A change of a protocol's status, with who, when, the note sent to the citizen and
+    the internal note."""
+
+    __tablename__ = "protocol_event"
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    actor: str = Field(max_length=64)
+    from_status: str = Field(max_length=32)
+    to_status: str = Field(max_length=32)
+    note_to_citizen: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    internal_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: dt.datetime = utc_field()
