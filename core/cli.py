@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from civic import __version__, cli_admin, cli_conversations, cli_keys, cli_report, cli_serve
+from civic import (
+    __version__,
+    cli_admin,
+    cli_agents,
+    cli_conversations,
+    cli_keys,
+    cli_report,
+    cli_serve,
+)
 from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_storage
 from civic.plugins import PluginLoadError, each_plugin, load_plugins, plugin_infos, pm
 from civic.values import Delivery, Inbound, Outcome
@@ -324,6 +332,7 @@ cli_report.register(app)
 cli_keys.register(app)
 cli_conversations.register(app)
 cli_serve.register(app)
+cli_agents.register(app)
 
 
 # -- entry point --------------------------------------------------------------------

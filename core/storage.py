@@ -76,6 +76,52 @@ class Conflict(StorageError):
     """Another worker wrote the same row first (a unique key); try again."""
 
 
+agent_session_t = tables.AgentSession.__table__
+
+
+@attrs.frozen
+class AgentRecord:
+    """An attendant as stored: their account and what signing in checks."""
+
+    id: int
+    name: str
+    departments: tuple[str, ...]
+    is_admin: bool
+    active: bool
+    password_hash: str | None
+    failed_logins: int
+    locked_until: dt.datetime | None
+
+
+@attrs.frozen
+class SessionRecord:
+    """A signed-in attendant's session as stored (its token only as a hash)."""
+
+    id: int
+    agent_id: int
+    csrf_token: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+def _agent_record(row: Mapping[str, Any]) -> AgentRecord:
+    try:
+        departments = json.loads(row["departments"] or "[]")
+    except ValueError:
+        departments = []
+    return AgentRecord(
+        id=row["id"],
+        name=row["name"],
+        departments=tuple(str(d) for d in departments) if isinstance(departments, list) else (),
+        is_admin=bool(row["is_admin"]),
+        active=bool(row["active"]),
+        password_hash=row["password_hash"],
+        failed_logins=int(row["failed_logins"] or 0),
+        locked_until=row["locked_until"],
+    )
+
+
 def utcnow() -> dt.datetime:
     """The current time, aware, in UTC (every timestamp civic stores is UTC)."""
     return dt.datetime.now(dt.UTC)
@@ -688,6 +734,184 @@ class Transaction:
 
     def audits(self) -> list[RowMapping]:
         return list(self.conn.execute(sa.select(audit_t).order_by(audit_t.c.id)).mappings())
+
+    # -- attendants' accounts and sessions (civic.accounts) ---------------------------
+    def agent_record(self, name: str) -> AgentRecord | None:
+        """The attendant called ``name``, with their password hash and sign-in failures."""
+        row = self.conn.execute(sa.select(agent_t).where(agent_t.c.name == name)).mappings().first()
+        return None if row is None else _agent_record(row)
+
+    def agent_records(self) -> list[AgentRecord]:
+        """Every attendant, by name."""
+        rows = self.conn.execute(sa.select(agent_t).order_by(agent_t.c.name)).mappings()
+        return [_agent_record(row) for row in rows]
+
+    def add_agent_account(
+        self,
+        *,
+        name: str,
+        departments: tuple[str, ...],
+        is_admin: bool,
+        password_hash: str,
+        now: dt.datetime,
+    ) -> int:
+        """Record a new attendant who can sign in; :class:`Conflict` when the name is taken."""
+        try:
+            with self.conn.begin_nested():
+                result = self.conn.execute(
+                    agent_t.insert().values(
+                        name=name,
+                        departments=json.dumps(list(departments)),
+                        is_admin=is_admin,
+                        active=True,
+                        password_hash=password_hash,
+                        created_at=now,
+                        failed_logins=0,
+                        password_changed_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(f"an attendant called {name!r} exists already") from exc
+        return int(result.inserted_primary_key[0])
+
+    def open_agent_account(
+        self,
+        agent_id: int,
+        *,
+        departments: tuple[str, ...],
+        is_admin: bool,
+        password_hash: str,
+        now: dt.datetime,
+    ) -> bool:
+        """Give an attendant a staff action recorded (no password) an account that can sign
+        in; ``False`` when they have a password already."""
+        result = self.conn.execute(
+            agent_t.update()
+            .where(agent_t.c.id == agent_id, agent_t.c.password_hash.is_(None))
+            .values(
+                departments=json.dumps(list(departments)),
+                is_admin=is_admin,
+                active=True,
+                password_hash=password_hash,
+                failed_logins=0,
+                locked_until=None,
+                password_changed_at=now,
+            )
+        )
+        return bool(result.rowcount)
+
+    def set_agent_password(
+        self, agent_id: int, password_hash: str, *, changed_at: dt.datetime | None
+    ) -> None:
+        """Store a password hash. ``changed_at`` when the password itself changed (it also
+        lifts a sign-in lock); ``None`` for the same password hashed anew."""
+        values: dict[str, Any] = {"password_hash": password_hash}
+        if changed_at is not None:
+            values.update(password_changed_at=changed_at, failed_logins=0, locked_until=None)
+        self.conn.execute(agent_t.update().where(agent_t.c.id == agent_id).values(**values))
+
+    def set_agent_active(self, agent_id: int, active: bool) -> None:
+        self.conn.execute(agent_t.update().where(agent_t.c.id == agent_id).values(active=active))
+
+    def count_sign_in_failure(self, agent_id: int) -> int:
+        """One more failed sign-in; returns the failures in a row now (counted in the
+        database, so concurrent attempts all count)."""
+        self.conn.execute(
+            agent_t.update()
+            .where(agent_t.c.id == agent_id)
+            .values(failed_logins=agent_t.c.failed_logins + 1)
+        )
+        found = self.conn.execute(
+            sa.select(agent_t.c.failed_logins).where(agent_t.c.id == agent_id)
+        ).scalar_one()
+        return int(found)
+
+    def lock_sign_in(self, agent_id: int, until: dt.datetime) -> None:
+        self.conn.execute(
+            agent_t.update().where(agent_t.c.id == agent_id).values(locked_until=until)
+        )
+
+    def clear_sign_in_failures(self, agent_id: int) -> None:
+        self.conn.execute(
+            agent_t.update()
+            .where(agent_t.c.id == agent_id)
+            .values(failed_logins=0, locked_until=None)
+        )
+
+    def add_agent_session(
+        self,
+        *,
+        token_hash: str,
+        agent_id: int,
+        csrf_token: str,
+        now: dt.datetime,
+        expires_at: dt.datetime,
+    ) -> None:
+        self.conn.execute(
+            agent_session_t.insert().values(
+                token_hash=token_hash,
+                agent_id=agent_id,
+                csrf_token=csrf_token,
+                created_at=now,
+                expires_at=expires_at,
+                last_seen_at=now,
+            )
+        )
+
+    def agent_session(self, token_hash: str) -> tuple[SessionRecord, AgentRecord] | None:
+        """The session whose token hashes to ``token_hash``, and its attendant."""
+        s = agent_session_t.c
+        query = (
+            sa.select(
+                s.id.label("session_id"),
+                s.csrf_token,
+                s.created_at.label("session_created_at"),
+                s.expires_at,
+                s.last_seen_at,
+                agent_t,
+            )
+            .join_from(agent_session_t, agent_t, s.agent_id == agent_t.c.id)
+            .where(s.token_hash == token_hash)
+        )
+        row = self.conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        session = SessionRecord(
+            id=row["session_id"],
+            agent_id=row["id"],
+            csrf_token=row["csrf_token"],
+            created_at=row["session_created_at"],
+            expires_at=row["expires_at"],
+            last_seen_at=row["last_seen_at"],
+        )
+        return session, _agent_record(row)
+
+    def touch_agent_session(
+        self, session_id: int, *, now: dt.datetime, expires_at: dt.datetime
+    ) -> None:
+        self.conn.execute(
+            agent_session_t.update()
+            .where(agent_session_t.c.id == session_id)
+            .values(last_seen_at=now, expires_at=expires_at)
+        )
+
+    def delete_agent_session(self, token_hash: str) -> None:
+        self.conn.execute(
+            agent_session_t.delete().where(agent_session_t.c.token_hash == token_hash)
+        )
+
+    def delete_agent_sessions(self, agent_id: int) -> int:
+        """End every session of one attendant; returns how many there were."""
+        result = self.conn.execute(
+            agent_session_t.delete().where(agent_session_t.c.agent_id == agent_id)
+        )
+        return int(result.rowcount or 0)
+
+    def delete_expired_sessions(self, now: dt.datetime) -> int:
+        result = self.conn.execute(
+            agent_session_t.delete().where(agent_session_t.c.expires_at <= now)
+        )
+        return int(result.rowcount or 0)
 
     # -- the staff's views ----------------------------------------------------------
     def lock_conversation(self, conversation_id: int) -> RowMapping | None:
