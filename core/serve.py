@@ -95,6 +95,9 @@ def create_app(host: Host, channels: dict[str, Channel] | None = None) -> Starle
     for channel in channels.values():
         if channel.routes is not None:
             routes += list(channel.routes(host))
+    from civic import console  # imported here, like the channels' routes
+
+    routes += console.routes(host)
     senders = [channel for channel in channels.values() if channel.sender is not None]
 
     @contextlib.asynccontextmanager
