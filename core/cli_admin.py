@@ -5,6 +5,7 @@ The database is imported inside the commands that open it (see :mod:`civic.cli`)
 
 from __future__ import annotations
 
+import enum
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -179,7 +180,97 @@ def _report(label: str, errors: list[str]) -> int:
 
 # -- civic protocols ----------------------------------------------------------------
 
+#: The same as :data:`civic.protocols.STATUSES` (a test checks), kept here so the help
+#: text needs no database modules.
 STATUSES = ("received", "in_progress", "answered", "closed")
+
+
+class ProtocolListFormat(enum.StrEnum):
+    """The output formats of ``civic protocols list``."""
+
+    table = "table"
+    json = "json"
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@protocols_app.command("list")
+def protocols_list(
+    department: Annotated[
+        list[str] | None,
+        typer.Option("--department", "-d", help="Only this department's (slug; repeatable)."),
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", "-s", help="One of: " + ", ".join(STATUSES) + ".")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Filed on this day or later (YYYY-MM-DD or DD/MM/YYYY).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Filed on this day or earlier.")] = None,
+    text: Annotated[
+        str | None,
+        typer.Option("--text", "-t", help="Find in the number, the citizen's name or the answers."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.", min=1, max=1000)] = 200,
+    output_format: Annotated[
+        ProtocolListFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = ProtocolListFormat.table,
+    database_url: DatabaseUrl = None,
+    config: ConfigOption = None,
+) -> None:
+    """List protocols, newest first; --text ignores case and accents."""
+    from civic.cli_conversations import open_engine
+    from civic.cli_report import parse_date
+    from civic.protocols import list_protocols
+    from civic.staff import StaffError
+
+    start, end = parse_date(since, "--since"), parse_date(until, "--until")
+    engine = open_engine(database_url, config)
+    try:
+        found = list_protocols(
+            engine,
+            departments=department or None,
+            status=status,
+            since=start,
+            until=end,
+            text=text,
+            limit=limit,
+        )
+    except StaffError as exc:
+        fail(str(exc), code=2)
+    finally:
+        engine.storage.close()
+    if output_format is ProtocolListFormat.json:
+        rows = [
+            {
+                "protocol": p.protocol,
+                "department": p.department,
+                "form": p.form,
+                "status": p.status,
+                "created_at": _iso(p.created_at),
+                "updated_at": _iso(p.updated_at),
+                "citizen_name": p.citizen_name,
+                "conversation_id": p.conversation_id,
+            }
+            for p in found
+        ]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not found:
+        typer.echo("No protocols.")
+        return
+    import zoneinfo
+
+    zone = zoneinfo.ZoneInfo(engine.config.hours.timezone)
+    typer.echo(f"{'PROTOCOL':<22} {'STATUS':<12} {'DEPARTMENT':<12} {'FILED':<16}  CITIZEN")
+    for p in found:
+        filed = p.created_at.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+        typer.echo(
+            f"{p.protocol:<22} {p.status:<12} {p.department:<12} {filed:<16}  "
+            f"{p.citizen_name or '-'}"
+        )
 
 
 @protocols_app.command("show")
@@ -187,16 +278,29 @@ def protocols_show(
     protocol: Annotated[str, typer.Argument(help="The protocol number (PROCON-2026-000123).")],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Print a submission: its department, form, status and data (JSON)."""
+    """Print a submission: its department, form, status, data and history (JSON)."""
     storage = open_existing_storage(database_url)
     with storage.reading() as tx:
         found = tx.submission(protocol.strip().upper())
+        events = tx.protocol_events(found["id"]) if found is not None else []
+    storage.close()
     if found is None:
         fail(f"no protocol {protocol!r}")
     record = dict(found)
     record["data"] = json.loads(record["data"])
     if record.pop("secret_data", None):  # encrypted; revealed to staff with an audit
         record["encrypted_fields"] = True
+    record["history"] = [
+        {
+            "at": _iso(event["created_at"]),
+            "actor": event["actor"],
+            "from_status": event["from_status"],
+            "to_status": event["to_status"],
+            "note_to_citizen": event["note_to_citizen"],
+            "internal_note": event["internal_note"],
+        }
+        for event in events
+    ]
     typer.echo(json.dumps(record, indent=2, ensure_ascii=False, default=str))
 
 
@@ -204,16 +308,49 @@ def protocols_show(
 def protocols_set_status(
     protocol: Annotated[str, typer.Argument(help="The protocol number.")],
     status: Annotated[str, typer.Argument(help="One of: " + ", ".join(STATUSES) + ".")],
+    agent: Annotated[
+        str, typer.Option("--agent", "-a", help="Who changes it (kept in the history).")
+    ] = "operator",
+    note: Annotated[
+        str | None,
+        typer.Option(help="For the citizen: sent to the conversation that filed it."),
+    ] = None,
+    internal_note: Annotated[
+        str | None, typer.Option("--internal-note", help="For the team only.")
+    ] = None,
+    reopen: Annotated[
+        bool, typer.Option("--reopen", help="Allow answered/closed back to in_progress.")
+    ] = False,
     database_url: DatabaseUrl = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Change a protocol's status; citizens who ask for it see the new one."""
-    from civic.storage import utcnow
+    """Change a protocol's status, keeping who, when and why in its history.
+
+    received → in_progress → answered → closed (received → answered too); reopening an
+    answered or closed protocol (→ in_progress) needs --reopen. The citizen is told, in
+    the conversation that filed it, of every --note and of an answer or closing; a
+    citizen who asks for the status sees the new one.
+    """
+    from civic.cli_conversations import open_engine
+    from civic.protocols import set_status
+    from civic.staff import StaffError
 
     if status not in STATUSES:
         fail(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}", code=2)
-    storage = open_existing_storage(database_url)
-    with storage.transaction() as tx:
-        changed = tx.set_submission_status(protocol.strip().upper(), status, utcnow())
-    if not changed:
-        fail(f"no protocol {protocol!r}")
-    typer.echo(f"{protocol.strip().upper()}: {status}")
+    engine = open_engine(database_url, config)
+    number = protocol.strip().upper()
+    try:
+        set_status(
+            engine,
+            number,
+            status,
+            agent=agent,
+            note=note,
+            internal_note=internal_note,
+            reopen=reopen,
+        )
+    except StaffError as exc:
+        fail(str(exc))
+    finally:
+        engine.storage.close()
+    typer.echo(f"{number}: {status}")

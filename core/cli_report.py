@@ -110,10 +110,13 @@ def report(
     Covers the conversations opened between --since and --until (inclusive days in the
     city's time zone, from --config; America/Sao_Paulo by default). The
     mean score is also given as a percentage of the scale's maximum (9.83 → 98.3).
-    --format html writes one self-contained page, in Portuguese, for the city to publish.
+    Protocols are counted by status, and those answered within their department's
+    deadline ([departments.<slug>] deadline_days in --config) among those due
+    (Lei 13.460/2017 art. 23). --format html writes one self-contained page, in
+    Portuguese, for the city to publish, with the latest survey comments (masked).
     """
     from civic import storage as db
-    from civic.report import ReportScope, build_report, build_timeline
+    from civic.report import ReportScope, build_report, build_timeline, latest_comments
     from civic.report_render import render_csv, render_html, render_json, render_table
 
     start, end = parse_date(since, "--since"), parse_date(until, "--until")
@@ -130,14 +133,21 @@ def report(
         scope = ReportScope(
             start, end, department, by.value if by else None, timezone=settings.hours.timezone
         )
-        result = build_report(storage, scope)
+        result = build_report(storage, scope, config=settings)
         if format is ReportFormat.html:
-            text = render_html(result, city or settings.city, build_timeline(storage, scope))
+            text = render_html(
+                result,
+                city or settings.city,
+                build_timeline(storage, scope),
+                comments=latest_comments(storage, scope),
+            )
         else:
             renderers = {"table": render_table, "json": render_json, "csv": render_csv}
             text = renderers[format.value](result)
     except db.sa.exc.OperationalError as exc:
         fail(f"cannot read the database: {exc.orig}")
+    except ConfigError as exc:  # a department's deadline_days that is not a number of days
+        fail("invalid configuration:\n" + "\n".join(exc.problems))
     finally:
         storage.close()
     with output(output_path) as out:

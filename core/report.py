@@ -7,6 +7,12 @@ plugin through the ``register_report_indicators`` hook; the built-in ones come f
 :mod:`civic.default_plugins.scoring`. Indicators are computed from a :class:`ReportQuery`,
 a read-only set of aggregates that the database computes, so a report costs a handful of
 queries whatever the number of ratings.
+
+Lei 13.460/2017 art. 23 asks every public service to evaluate and publish, at least
+yearly, the users' satisfaction, compliance with its deadlines and the number of
+manifestations: the built-in indicators give the first from the closing survey, and
+the protocols filed (by status) and those answered within their department's declared
+deadline (:func:`declared_deadlines`) for the others.
 """
 
 from __future__ import annotations
@@ -14,14 +20,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Mapping
+import zoneinfo
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
 import pluggy
 
+from civic import redaction
 from civic import storage as db
+from civic.config import Config, ConfigError
 from civic.storage import Storage, Transaction
+from civic.values import Department
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +129,20 @@ class ReportQuery:
     the database, and is cached, so several indicators may ask for the same figures.
     """
 
-    def __init__(self, tx: Transaction, scope: ReportScope) -> None:
+    def __init__(
+        self,
+        tx: Transaction,
+        scope: ReportScope,
+        *,
+        deadlines: Mapping[str, int] | None = None,
+        today: dt.date | None = None,
+    ) -> None:
         self._tx = tx
         self.scope = scope
+        #: Each department's declared answer deadline in days (see :func:`declared_deadlines`).
+        self.deadlines: Mapping[str, int] = dict(deadlines or {})
+        #: The city's day the report is computed (a deadline not yet over is not missed).
+        self.today = today or db.utcnow().astimezone(zoneinfo.ZoneInfo(scope.timezone)).date()
         self._cache: dict[tuple[str, ...], Any] = {}
 
     def _by(self) -> tuple[str, ...]:
@@ -214,6 +235,56 @@ class ReportQuery:
             return Aggregate(total, groups)
 
         return self._cached(("median", end), compute)
+
+    def protocol_statuses(self) -> Aggregate[dict[str, int]]:
+        """Protocols (forms submitted) in the conversations, by current status: every
+        status of :data:`civic.protocols.STATUSES`, zeros included."""
+        from civic.protocols import STATUSES
+
+        def compute() -> Aggregate[dict[str, int]]:
+            rows = db.report_protocol_counts(self._tx, by=self._by(), only=self.scope.filters())
+            groups: dict[str, dict[str, int]] = {}
+            for *keys, status, n in rows:
+                group = str(keys[0]) if keys else ""
+                groups.setdefault(group, {})[str(status)] = int(n)
+
+            def counts(found: Mapping[str, int]) -> dict[str, int]:
+                return {s: found.get(s, 0) for s in STATUSES} | {
+                    s: n for s, n in sorted(found.items()) if s not in STATUSES
+                }
+
+            total: dict[str, int] = {}
+            for found in groups.values():
+                for status, n in found.items():
+                    total[status] = total.get(status, 0) + n
+            by_group = {key: counts(groups.get(key, {})) for key in self.group_keys}
+            return Aggregate(counts(total), by_group if self.scope.by else {})
+
+        return self._cached(("protocols",), compute)
+
+    def deadline_counts(self) -> Aggregate[tuple[int, int]]:
+        """``(due, met)``: protocols of departments with a declared deadline that were
+        answered or whose deadline is over (*due*), and those whose first answer came
+        on or before the deadline's last day (*met*). The deadline runs in the city's
+        days from the day after filing, the last day included (Lei 9.784/1999 art. 66:
+        the first day is excluded, the last included); a deadline ending on a holiday
+        is not moved to the next working day."""
+
+        def compute() -> Aggregate[tuple[int, int]]:
+            filters = self.scope.filters()
+            ((due, met),) = db.report_deadline_counts(
+                self._tx, self.deadlines, self.today, only=filters
+            )
+            groups: dict[str, tuple[int, int]] = {}
+            if self.scope.by:
+                rows = db.report_deadline_counts(
+                    self._tx, self.deadlines, self.today, by=self._by(), only=filters
+                )
+                found = {str(key): (int(d), int(m)) for key, d, m in rows}
+                groups = {key: found.get(key, (0, 0)) for key in self.group_keys}
+            return Aggregate((int(due), int(met)), groups)
+
+        return self._cached(("deadlines",), compute)
 
 
 # -- indicator definitions ----------------------------------------------------------
@@ -308,6 +379,10 @@ class Indicators:
     distribution: Mapping[str, int] | None = None
     median_first_response_seconds: float | None = None
     median_resolution_seconds: float | None = None
+    protocols: Mapping[str, int] | None = None
+    deadline_due: int | None = None
+    deadline_met: int | None = None
+    deadline_met_percent: float | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
 
     @classmethod
@@ -323,6 +398,7 @@ class Indicators:
         """Plain data, as in the JSON output."""
         return attrs.asdict(self, recurse=False) | {
             "distribution": dict(self.distribution) if self.distribution is not None else None,
+            "protocols": dict(self.protocols) if self.protocols is not None else None,
             "extra": dict(self.extra),
         }
 
@@ -339,8 +415,17 @@ class Group:
 
 
 @attrs.frozen
+class DepartmentInfo:
+    """A department as a report shows it: its name, and its declared answer deadline."""
+
+    name: str
+    deadline_days: int | None = None
+
+
+@attrs.frozen
 class Report:
-    """A computed report: the scope, the totals, the groups and the indicators' labels."""
+    """A computed report: the scope, the totals, the groups and the indicators' labels,
+    and the installed departments by slug (names for the published page)."""
 
     scope: ReportScope
     generated_at: dt.datetime
@@ -348,6 +433,49 @@ class Report:
     groups: tuple[Group, ...] = ()
     labels: Mapping[str, str] = attrs.field(factory=dict)
     descriptions: Mapping[str, str] = attrs.field(factory=dict)
+    departments: Mapping[str, DepartmentInfo] = attrs.field(factory=dict)
+
+    def department_name(self, slug: str | None) -> str:
+        """The name citizens know a department by; its slug when it is not installed."""
+        if slug is None or slug == NO_DEPARTMENT:
+            return "Sem departamento"
+        found = self.departments.get(slug)
+        return found.name if found else slug
+
+
+#: The longest answer deadline a city may declare, in days (ten years).
+DEADLINE_LIMIT = 3650
+
+
+def declared_deadlines(departments: Iterable[Department], config: Config) -> dict[str, int]:
+    """Each department's answer deadline in days, by slug: the city's
+    ``[departments.<slug>] deadline_days`` in ``civic.toml``, else the department's own
+    :attr:`~civic.values.Department.deadline_days`. Departments without one are left out.
+
+    Lei 13.460/2017 art. 23 asks services to publish how far they keep their deadlines;
+    art. 16 gives an ombudsman 30 days, extendable once. Raises :class:`ConfigError`
+    for a value that is not a whole number of days from 1 to :data:`DEADLINE_LIMIT`.
+    """
+    found: dict[str, int] = {}
+    problems = []
+    for department in departments:
+        settings = config.department_settings.get(department.slug)
+        value: Any = department.deadline_days
+        where = f"department {department.slug!r} (deadline_days)"
+        if settings is not None and "deadline_days" in settings.settings:
+            value = settings.settings["deadline_days"]
+            where = f"{config.source or 'civic.toml'}: departments.{department.slug}.deadline_days"
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{where}: {value!r} is not a whole number of days")
+        elif not 1 <= value <= DEADLINE_LIMIT:
+            problems.append(f"{where}: {value} is not between 1 and {DEADLINE_LIMIT} days")
+        else:
+            found[department.slug] = value
+    if problems:
+        raise ConfigError(problems)
+    return found
 
 
 def build_report(
@@ -356,20 +484,29 @@ def build_report(
     *,
     manager: pluggy.PluginManager | None = None,
     now: dt.datetime | None = None,
+    config: Config | None = None,
 ) -> Report:
     """Compute every registered indicator over ``scope``, in one read transaction.
 
+    The departments (their names, their deadlines) are those the plugins of ``manager``
+    register; ``config`` is the city's (its deadlines override the departments').
     An indicator whose ``compute`` raises or returns something other than an
     :class:`Aggregate` is logged with its plugin's name and left out.
     """
+    from civic import departments as registry
+
     if manager is None:
         from civic.plugins import load_plugins
 
         manager = load_plugins()
     indicators = collect_indicators(manager)
+    installed = list(registry.collect(manager))
+    deadlines = declared_deadlines(installed, config or Config())
+    generated_at = now or db.utcnow()
+    today = generated_at.astimezone(zoneinfo.ZoneInfo(scope.timezone)).date()
     results: dict[str, Aggregate[Any]] = {}
     with storage.reading() as tx:
-        query = ReportQuery(tx, scope)
+        query = ReportQuery(tx, scope, deadlines=deadlines, today=today)
         keys = query.group_keys
         for plugin, indicator in indicators:
             try:
@@ -388,11 +525,15 @@ def build_report(
     )
     return Report(
         scope=scope,
-        generated_at=now or db.utcnow(),
+        generated_at=generated_at,
         total=total,
         groups=groups,
         labels={i.name: i.label for _, i in indicators if i.name in results},
         descriptions={i.name: i.description for _, i in indicators if i.name in results},
+        departments={
+            d.slug: DepartmentInfo(d.name, deadlines.get(d.slug))
+            for d in sorted(installed, key=lambda d: d.slug)
+        },
     )
 
 
@@ -440,3 +581,34 @@ def build_timeline(storage: Storage, scope: ReportScope, *, period: str | None =
             for department, cells in sorted(by_department.items())
         },
     )
+
+
+# -- the citizens' words for the published page ---------------------------------------
+
+#: The longest comment the published page shows (longer ones are cut, with "…").
+COMMENT_LIMIT = 500
+
+
+@attrs.frozen
+class Comment:
+    """A closing-survey comment as published: CPFs and phone numbers masked."""
+
+    at: dt.datetime
+    department: str | None
+    text: str
+
+
+def latest_comments(storage: Storage, scope: ReportScope, *, limit: int = 10) -> list[Comment]:
+    """The latest ``limit`` survey comments of the conversations ``scope`` covers, newest
+    first, with every CPF-looking number and phone number masked
+    (:func:`civic.redaction.redact_line`), each at most :data:`COMMENT_LIMIT` characters.
+    """
+    with storage.reading() as tx:
+        rows = db.report_comments(tx, only=scope.filters(), limit=limit)
+    comments = []
+    for at, department, text in rows:
+        masked = " ".join(redaction.redact_line(text).split())
+        if len(masked) > COMMENT_LIMIT:
+            masked = masked[: COMMENT_LIMIT - 1].rstrip() + "…"
+        comments.append(Comment(at, department, masked))
+    return comments

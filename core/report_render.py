@@ -17,13 +17,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from civic import storage as db
-from civic.report import BUILTIN_INDICATORS, Indicators, Report, Timeline
+from civic.report import BUILTIN_INDICATORS, Comment, Indicators, Report, Timeline
 
 #: Colours of the charts (the browser test looks for the bar colours).
 BAR_COLOUR = "#1565c0"
 CONTACTS_COLOUR = "#2e7d32"
 LINE_COLOURS = ("#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#558b2f", "#4e342e", "#ad1457")
-_SCALARS = tuple(name for name in BUILTIN_INDICATORS if name != "distribution")
+#: Built-in indicators whose value is a mapping (flattened in CSV, a table on the page).
+_MAPPINGS = ("distribution", "protocols")
+_SCALARS = tuple(name for name in BUILTIN_INDICATORS if name not in _MAPPINGS)
+#: The protocol statuses as the published page names them.
+STATUS_NAMES = {
+    "received": "Recebidos",
+    "in_progress": "Em análise",
+    "answered": "Respondidos",
+    "closed": "Encerrados",
+}
 
 
 # -- JSON -----------------------------------------------------------------------------
@@ -47,6 +56,10 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         },
         "total": report.total.as_dict(),
         "groups": [{"key": g.key, "indicators": g.indicators.as_dict()} for g in report.groups],
+        "departments": {
+            slug: {"name": info.name, "deadline_days": info.deadline_days}
+            for slug, info in report.departments.items()
+        },
     }
 
 
@@ -62,6 +75,8 @@ def _flat(indicators: Indicators) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(indicators, name) for name in _SCALARS}
     for score, n in (indicators.distribution or {}).items():
         row[f"score_{score}"] = n
+    for status, n in (indicators.protocols or {}).items():
+        row[f"protocols_{status}"] = n
     for name, value in indicators.extra.items():
         if isinstance(value, Mapping):
             row.update({f"{name}_{key}": item for key, item in value.items()})
@@ -74,7 +89,8 @@ def render_csv(report: Report) -> str:
     """One row per group (one ``total`` row when the report is not grouped), with a header.
 
     Columns: ``group``, the scalar indicators, ``score_<n>`` per score of the
-    distribution, then other plugins' indicators (mappings flattened to ``name_key``).
+    distribution, ``protocols_<status>`` per protocol status, then other plugins'
+    indicators (mappings flattened to ``name_key``).
     """
     rows = [{"group": g.key, **_flat(g.indicators)} for g in report.groups]
     if not report.scope.by:
@@ -167,6 +183,15 @@ def render_table(report: Report) -> str:
         biggest = max(distribution.values()) or 1
         for score, n in distribution.items():
             lines.append(f"  {score:>2}  {'#' * round(40 * n / biggest):<40}  {n}")
+    protocols = report.total.protocols
+    if protocols:
+        counts = ", ".join(f"{status} {n}" for status, n in protocols.items())
+        lines += ["", f"Protocols (total {sum(protocols.values())}): {counts}"]
+    if report.total.deadline_due:
+        lines.append(
+            f"Answered within the deadline: {report.total.deadline_met} of "
+            f"{report.total.deadline_due} ({_cell('pct', report.total.deadline_met_percent)}%)"
+        )
     for name, value in report.total.extra.items():
         lines.append(f"{report.labels.get(name, name)}: {value}")
     return "\n".join(lines) + "\n"
@@ -302,11 +327,28 @@ th:first-child,td:first-child{text-align:left}
 .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:14px;font-size:.9em}
 .key{display:inline-block;width:12px;height:12px;margin-right:5px;border-radius:2px}
 footer{color:#777;font-size:.8em;margin-top:2em}
+.note{color:#555;font-size:.85em}
+.comments{list-style:none;padding:0}
+.comments li{border-left:3px solid #ddd;margin:0 0 12px;padding:2px 10px}
+.comments q{display:block}.comments span{color:#666;font-size:.85em}
 """
 
 
-def render_html(report: Report, city: str, timeline: Timeline) -> str:
-    """The published page: headline figures, three charts and a table per group."""
+def render_html(
+    report: Report,
+    city: str,
+    timeline: Timeline,
+    *,
+    comments: Sequence[Comment] | None = None,
+) -> str:
+    """The published page: headline figures, three charts, a table per group, the
+    protocols by status with the deadlines met, and the latest survey comments
+    (``comments``, from :func:`civic.report.latest_comments`; no section when ``None``).
+
+    Departments appear by the names citizens know (the registry's), never by slug. The
+    page answers Lei 13.460/2017 art. 23: satisfaction, deadlines kept, number of
+    manifestations, published in full.
+    """
     total = report.total
     scope = report.scope
     if scope.since and scope.until:
@@ -318,7 +360,7 @@ def render_html(report: Report, city: str, timeline: Timeline) -> str:
     else:
         period = "Todo o período"
     if scope.department:
-        period += f" · {scope.department}"
+        period += f" · {report.department_name(scope.department)}"
     figures = [
         (_br(total.score_percent), "Satisfação (% da nota máxima)"),
         (_br(total.mean_score, 2), "Nota média"),
@@ -333,7 +375,7 @@ def render_html(report: Report, city: str, timeline: Timeline) -> str:
     contacts = [(_label(k, timeline.period), float(v)) for k, v in timeline.contacts.items()]
     xs = sorted({x for points in timeline.mean_by_department.values() for x in points})
     series = {
-        dept: {_label(x, timeline.period): y for x, y in points.items()}
+        report.department_name(dept): {_label(x, timeline.period): y for x, y in points.items()}
         for dept, points in timeline.mean_by_department.items()
     }
     unit = {"day": "dia", "week": "semana", "month": "mês"}[timeline.period]
@@ -351,6 +393,8 @@ def render_html(report: Report, city: str, timeline: Timeline) -> str:
         f"<h2>Nota média por departamento e por {unit}</h2>",
         line_chart(series, [_label(x, timeline.period) for x in xs], "Nota média", top),
         _groups_table(report),
+        _protocols_section(report),
+        _comments_section(report, comments),
         f"<footer>Gerado em {_local(report.generated_at, report.scope.timezone):%d/%m/%Y %H:%M}"
         f" ({report.scope.timezone}).</footer>",
     ]
@@ -390,7 +434,7 @@ def _groups_table(report: Report) -> str:
     ]
     rows = [
         [
-            html.escape(_label(g.key, report.scope.by)),
+            html.escape(_group_label(report, g.key)),
             _br(g.indicators.contacts, 0),
             _br(g.indicators.conversations, 0),
             _br(g.indicators.rated, 0),
@@ -404,6 +448,96 @@ def _groups_table(report: Report) -> str:
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     title = f"<h2>Por {_GROUP_NAMES[report.scope.by].lower()}</h2>"
     return f"{title}\n<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _group_label(report: Report, key: str) -> str:
+    """A group's key as the page shows it: a department's name, a date the Brazilian way."""
+    if report.scope.by == "department":
+        return report.department_name(key)
+    return _label(key, report.scope.by)
+
+
+def _protocols_section(report: Report) -> str:
+    """Protocols by status and deadlines met, per group and in total (Lei 13.460/2017
+    art. 23: the number of manifestations and compliance with deadlines)."""
+    total = report.total
+    if total.protocols is None:
+        return ""  # the indicator's plugin is blocked
+    title = "<h2>Protocolos e prazos de resposta</h2>"
+    if not sum(total.protocols.values()):
+        return f'{title}\n<p class="empty">Nenhum protocolo registrado no período.</p>'
+    by_department = report.scope.by == "department"
+    statuses = list(total.protocols)
+    header = [
+        _GROUP_NAMES[report.scope.by] if report.scope.by else "",
+        *(STATUS_NAMES.get(status, status) for status in statuses),
+        "Total",
+        *(["Prazo (dias)"] if by_department else []),
+        "Respondidos no prazo",
+        "Prazo cumprido (%)",
+    ]
+
+    def row(label: str, figures: Indicators, deadline: str) -> list[str]:
+        counts = figures.protocols or {}
+        met = (
+            f"{_br(figures.deadline_met, 0)} de {_br(figures.deadline_due, 0)}"
+            if figures.deadline_due
+            else "—"
+        )
+        return [
+            html.escape(label),
+            *(_br(counts.get(status, 0), 0) for status in statuses),
+            _br(sum(counts.values()), 0),
+            *([deadline] if by_department else []),
+            met,
+            _br(figures.deadline_met_percent),
+        ]
+
+    def deadline(key: str) -> str:
+        info = report.departments.get(key)
+        return _br(info.deadline_days, 0) if info else "—"
+
+    rows = [row(_group_label(report, g.key), g.indicators, deadline(g.key)) for g in report.groups]
+    rows.append(row("Total", total, ""))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    declared = [
+        f"{html.escape(info.name)}: {info.deadline_days} dias"
+        for slug, info in report.departments.items()
+        if info.deadline_days and report.scope.department in (None, slug)
+    ]
+    notes = [
+        "Prazo contado em dias corridos a partir do dia seguinte ao registro do protocolo; "
+        "o dia do vencimento conta como dentro do prazo. Vale a primeira resposta dada. "
+        "Protocolos ainda dentro do prazo e sem resposta não entram na conta.",
+    ]
+    if declared:
+        notes.append("Prazos declarados: " + "; ".join(declared) + ".")
+    else:
+        notes.append("Nenhum departamento declarou prazo de resposta.")
+    notes.append("Publicado conforme a Lei 13.460/2017, art. 23.")
+    note = "".join(f'<p class="note">{n}</p>' for n in notes)
+    return f"{title}\n<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n{note}"
+
+
+def _comments_section(report: Report, comments: Sequence[Comment] | None) -> str:
+    """The latest survey comments, masked (see :func:`civic.report.latest_comments`)."""
+    if comments is None:
+        return ""
+    title = "<h2>O que disseram os cidadãos</h2>"
+    if not comments:
+        return f'{title}\n<p class="empty">Nenhum comentário no período.</p>'
+    items = []
+    for comment in comments:
+        when = _local(comment.at, report.scope.timezone)
+        where = report.department_name(comment.department) if comment.department else ""
+        about = f"{when:%d/%m/%Y}" + (f" · {html.escape(where)}" if where else "")
+        items.append(f"<li><q>{html.escape(comment.text)}</q><span>{about}</span></li>")
+    intro = (
+        '<p class="note">Os comentários mais recentes da pesquisa de satisfação, como foram '
+        "escritos; números de CPF e de telefone aparecem mascarados.</p>"
+    )
+    return f'{title}\n{intro}\n<ul class="comments">{"".join(items)}</ul>'
 
 
 # -- export ---------------------------------------------------------------------------

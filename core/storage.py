@@ -969,6 +969,148 @@ class Transaction:
         )
         return list(self.conn.execute(query).mappings())
 
+    # -- protocols and canned responses (civic.protocols, civic.canned) --------------
+    def protocol_summaries(
+        self,
+        *,
+        departments: tuple[str, ...] | None = None,
+        status: str | None = None,
+        created_from: dt.datetime | None = None,
+        created_before: dt.datetime | None = None,
+        text: str | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        """Protocols for the team's listing, newest first, without their answers.
+
+        ``departments`` keeps only those (an empty tuple keeps none). ``text`` is looked
+        for in the protocol number, the citizen's name and the answers (as stored: CPFs
+        masked), each side folded by :func:`fold_for_search` (case, Portuguese accents);
+        its ``%`` and ``_`` are taken literally.
+        """
+        if departments is not None and not departments:
+            return []
+        query = sa.select(*(submission_t.c[name] for name in _PROTOCOL_SUMMARY))
+        if departments is not None:
+            query = query.where(submission_t.c.department.in_(list(departments)))
+        if status is not None:
+            query = query.where(submission_t.c.status == status)
+        if created_from is not None:
+            query = query.where(submission_t.c.created_at >= created_from)
+        if created_before is not None:
+            query = query.where(submission_t.c.created_at < created_before)
+        if text:
+            pattern = "%" + _escape_like(text) + "%"
+            query = query.where(
+                sa.or_(
+                    *(
+                        _folded(self.conn, column).like(pattern, escape="\\")
+                        for column in (
+                            submission_t.c.protocol,
+                            submission_t.c.citizen_name,
+                            submission_t.c.data,
+                        )
+                    )
+                )
+            )
+        query = query.order_by(submission_t.c.created_at.desc(), submission_t.c.id.desc())
+        return [dict(row) for row in self.conn.execute(query.limit(limit)).mappings()]
+
+    def lock_submission(self, protocol: str) -> dict[str, Any] | None:
+        """A protocol's submission (answers not decoded), locked for this transaction
+        (PostgreSQL; SQLite's write transaction already excludes other writers)."""
+        row = (
+            self.conn.execute(
+                sa.select(submission_t).where(submission_t.c.protocol == protocol).with_for_update()
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else dict(row)
+
+    def change_protocol_status(
+        self,
+        submission_id: int,
+        *,
+        from_status: str,
+        to_status: str,
+        actor: str,
+        note_to_citizen: str | None,
+        internal_note: str | None,
+        now: dt.datetime,
+    ) -> None:
+        """Move a submission to ``to_status`` and record the change in its history."""
+        self.conn.execute(
+            submission_t.update()
+            .where(submission_t.c.id == submission_id)
+            .values(status=to_status, updated_at=now)
+        )
+        self.conn.execute(
+            protocol_event_t.insert().values(
+                submission_id=submission_id,
+                actor=actor,
+                from_status=from_status,
+                to_status=to_status,
+                note_to_citizen=storable_text(note_to_citizen) if note_to_citizen else None,
+                internal_note=storable_text(internal_note) if internal_note else None,
+                created_at=now,
+            )
+        )
+
+    def protocol_events(self, submission_id: int) -> list[dict[str, Any]]:
+        """A submission's status changes, oldest first."""
+        query = (
+            sa.select(protocol_event_t)
+            .where(protocol_event_t.c.submission_id == submission_id)
+            .order_by(protocol_event_t.c.created_at, protocol_event_t.c.id)
+        )
+        return [dict(row) for row in self.conn.execute(query).mappings()]
+
+    def canned_responses(self, department: str) -> list[dict[str, Any]]:
+        """A department's canned responses, by title."""
+        query = (
+            sa.select(canned_t)
+            .where(canned_t.c.department == department)
+            .order_by(canned_t.c.title, canned_t.c.id)
+        )
+        return [dict(row) for row in self.conn.execute(query).mappings()]
+
+    def canned_response(self, canned_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(sa.select(canned_t).where(canned_t.c.id == canned_id)).mappings()
+        found = row.first()
+        return None if found is None else dict(found)
+
+    def save_canned_response(
+        self,
+        *,
+        canned_id: int | None,
+        department: str,
+        title: str,
+        text: str,
+        updated_by: str,
+        now: dt.datetime,
+    ) -> int | None:
+        """Add a canned response (``canned_id`` None) or replace one; returns its id,
+        or ``None`` when there is no response ``canned_id`` to replace."""
+        values = {
+            "department": department,
+            "title": storable_text(title),
+            "text": storable_text(text),
+            "updated_by": updated_by,
+            "updated_at": now,
+        }
+        if canned_id is None:
+            result = self.conn.execute(canned_t.insert().values(**values))
+            return int(result.inserted_primary_key[0])
+        changed = self.conn.execute(
+            canned_t.update().where(canned_t.c.id == canned_id).values(**values)
+        ).rowcount
+        return canned_id if changed else None
+
+    def delete_canned_response(self, canned_id: int) -> bool:
+        """Delete a canned response; ``False`` when there was none."""
+        result = self.conn.execute(canned_t.delete().where(canned_t.c.id == canned_id))
+        return bool(result.rowcount)
+
     def expirable_conversations(
         self,
         *,
@@ -1478,6 +1620,140 @@ def report_submission_counts(
     )
     query = query.join(submission_t, submission_t.c.conversation_id == conversation_t.c.id)
     return [tuple(row) for row in tx.conn.execute(query)]
+
+
+# -- protocols: the team's search, and the report's protocol figures ------------------
+# Protocols are counted in the conversations a report covers, grouped like every figure.
+# Searching folds case and the accents of Portuguese in the database, the same way on
+# PostgreSQL (translate) and SQLite (whose lower() knows ASCII only, and whose parser
+# refuses 48 nested replace() calls: a Python function registered on the connection).
+
+protocol_event_t = tables.ProtocolEvent.__table__
+canned_t = tables.CannedResponse.__table__
+_PROTOCOL_SUMMARY = (
+    "protocol", "department", "form", "status", "created_at", "updated_at",
+    "citizen_name", "conversation_id",
+)  # fmt: skip
+_ACCENTED = "ÁÀÂÃÄÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑáàâãäéèêëíìîïóòôõöúùûüçñ"
+_PLAIN = "AAAAAEEEEIIIIOOOOOUUUUCNaaaaaeeeeiiiiooooouuuucn"
+_UNACCENT = str.maketrans(_ACCENTED, _PLAIN)
+
+
+def fold_for_search(text: str) -> str:
+    """``text`` as the protocol search compares it: Portuguese accents removed, lower case."""
+    return text.translate(_UNACCENT).lower()
+
+
+def _fold_or_null(text: str | None) -> str | None:
+    return None if text is None else fold_for_search(text)
+
+
+def _folded(conn: Connection, column: Any) -> Any:
+    """``column`` folded in the database as :func:`fold_for_search` folds in Python."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.create_function("civic_fold", 1, _fold_or_null, deterministic=True)
+        return sa.func.civic_fold(column)
+    return sa.func.lower(sa.func.translate(column, _ACCENTED, _PLAIN))
+
+
+def _escape_like(needle: str) -> str:
+    """A folded needle for ``LIKE ... ESCAPE '\\'``, its wildcards taken literally."""
+    folded = fold_for_search(needle)
+    return folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def report_protocol_counts(
+    tx: Transaction,
+    *,
+    by: tuple[str, ...] = (),
+    only: ReportFilter = ReportFilter(),
+) -> list[tuple[Any, ...]]:
+    """``(keys..., status, protocols)``: protocols filed in the conversations of each
+    group, by their current status."""
+    query = _report_select(
+        tx.conn.dialect.name, by, [submission_t.c.status, sa.func.count(submission_t.c.id)], only
+    )
+    query = query.join(submission_t, submission_t.c.conversation_id == conversation_t.c.id)
+    return [tuple(row) for row in tx.conn.execute(query.group_by(submission_t.c.status))]
+
+
+def _local_day(dialect: str, column: Any, timezone: str) -> Any:
+    """The city's day of a timestamp (text ``YYYY-MM-DD`` on SQLite, a date elsewhere)."""
+    local = _local_wall_clock(dialect, column, timezone)
+    return sa.func.date(local) if dialect == "sqlite" else sa.cast(local, sa.Date)
+
+
+def _days_after(dialect: str, day: Any, days: Any) -> Any:
+    """The day ``days`` after ``day`` (both as :func:`_local_day` gives them)."""
+    if dialect == "sqlite":
+        return sa.func.date(day, sa.func.printf("%+d days", days))
+    return day + days
+
+
+def report_deadline_counts(
+    tx: Transaction,
+    deadlines: Mapping[str, int],
+    today: dt.date,
+    *,
+    by: tuple[str, ...] = (),
+    only: ReportFilter = ReportFilter(),
+) -> list[tuple[Any, ...]]:
+    """``(keys..., due, met)`` over the protocols of departments with a deadline.
+
+    A protocol's deadline is its department's ``deadlines[slug]`` days after the city's
+    day it was filed (``timezone`` of ``only``); the last day counts as within, as
+    Lei 9.784/1999 art. 66 counts (the first day excluded, the last included). It is
+    *met* when its first ``answered`` event falls on or before that day; it is *due*
+    when it was answered, or when the deadline ended before ``today`` without an answer.
+    Protocols still within their deadline and unanswered are in neither.
+    """
+    dialect = tx.conn.dialect.name
+    if not deadlines:
+        return [] if by else [(0, 0)]
+    first_answer = (
+        sa.select(
+            protocol_event_t.c.submission_id,
+            sa.func.min(protocol_event_t.c.created_at).label("answered_at"),
+        )
+        .where(protocol_event_t.c.to_status == "answered")
+        .group_by(protocol_event_t.c.submission_id)
+        .subquery()
+    )
+    days = sa.case(dict(deadlines), value=submission_t.c.department)
+    last_day = _days_after(
+        dialect, _local_day(dialect, submission_t.c.created_at, only.timezone), days
+    )
+    answered_day = _local_day(dialect, first_answer.c.answered_at, only.timezone)
+    answered = first_answer.c.answered_at.is_not(None)
+    settled = submission_t.c.status.in_(("answered", "closed"))  # before events were kept
+    overdue = sa.and_(sa.not_(answered), sa.not_(settled), last_day < sa.literal(today, sa.Date))
+    due = sa.func.count(sa.case((sa.and_(days.is_not(None), sa.or_(answered, overdue)), 1)))
+    met = sa.func.count(sa.case((sa.and_(days.is_not(None), answered_day <= last_day), 1)))
+    query = (
+        _report_select(dialect, by, [due, met], only)
+        .join(submission_t, submission_t.c.conversation_id == conversation_t.c.id)
+        .outerjoin(first_answer, first_answer.c.submission_id == submission_t.c.id)
+    )
+    return [tuple(row) for row in tx.conn.execute(query)]
+
+
+def report_comments(
+    tx: Transaction, *, only: ReportFilter = ReportFilter(), limit: int = 10
+) -> list[tuple[dt.datetime, str | None, str]]:
+    """``(rated_at, department, comment)``: the latest survey comments of the
+    conversations covered, newest first (as stored: CPFs were masked when written)."""
+    query = (
+        sa.select(rating_t.c.created_at, conversation_t.c.department, rating_t.c.comment)
+        .select_from(
+            conversation_t.join(rating_t, rating_t.c.conversation_id == conversation_t.c.id)
+        )
+        .where(*_report_where(only), rating_t.c.comment.is_not(None), rating_t.c.comment != "")
+        .order_by(rating_t.c.created_at.desc(), rating_t.c.id.desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1], str(row[2])) for row in tx.conn.execute(query)]
 
 
 def _seconds_between(dialect: str, start: Any, end: Any) -> sa.ColumnElement[Any]:

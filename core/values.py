@@ -71,6 +71,10 @@ class Department:
         gets the city's date of the message (``today``): never read the clock yourself.
     :param identification: whether the citizen must give name and CPF before being served
         (``False`` for an ombudsman's anonymous report or general information).
+    :param deadline_days: the days the department takes, at most, to answer a protocol
+        (Lei 13.460/2017 art. 16 gives an ombudsman 30); reports count the protocols
+        answered within it (art. 23). A city overrides it in ``civic.toml``
+        (``[departments.<slug>] deadline_days``); ``None`` declares none.
     """
 
     slug: str
@@ -86,6 +90,7 @@ class Department:
         attrs.field(factory=dict)
     )
     identification: bool = True
+    deadline_days: int | None = None
 
     @property
     def prefix(self) -> str:

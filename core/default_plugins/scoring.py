@@ -1,4 +1,5 @@
-"""The built-in report indicators: contacts, response rate, mean score, NPS, CSAT, medians.
+"""The built-in report indicators: contacts, response rate, mean score, NPS, CSAT, medians,
+protocols by status and deadlines met.
 
 Definitions (every percentage is 0–100, rounded half away from zero):
 
@@ -10,6 +11,11 @@ Definitions (every percentage is 0–100, rounded half away from zero):
   0–10, 4–5 on 1–5).
 - ``distribution`` counts each score from the lowest scale minimum to the highest scale
   maximum seen in the report, the same keys for every group.
+- ``protocols`` counts the protocols (manifestations) filed in the conversations by their
+  current status; ``deadline_met_percent`` is ``deadline_met`` ÷ ``deadline_due``: the
+  protocols answered within their department's declared deadline among those answered
+  or past it (:meth:`civic.report.ReportQuery.deadline_counts`). Lei 13.460/2017 art. 23
+  asks public services to publish both, with the users' satisfaction.
 """
 
 from __future__ import annotations
@@ -102,6 +108,13 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def deadline_percent(counts: tuple[int, int]) -> float | None:
+    """Deadlines met as a percentage of deadlines due, one decimal; ``None`` when none
+    was due."""
+    due, met = counts
+    return rounded(Fraction(100 * met, due), 1) if due else None
+
+
 @hookimpl
 def register_report_indicators(register: Callable[[ReportIndicator], None]) -> None:
     """Register the built-in indicators of every report."""
@@ -171,6 +184,34 @@ def register_report_indicators(register: Callable[[ReportIndicator], None]) -> N
             lambda q: q.median_seconds("closed").map(_seconds),
             "Segundos até o encerramento: pelo atendente, contados da passagem à equipe; "
             "pelo robô, contados da abertura.",
+        ),
+        (
+            "protocols",
+            "Protocolos por situação",
+            lambda q: q.protocol_statuses(),
+            "Protocolos (manifestações) registrados nos atendimentos, pela situação atual: "
+            "recebido, em análise, respondido, encerrado.",
+        ),
+        (
+            "deadline_due",
+            "Protocolos com prazo apurado",
+            lambda q: q.deadline_counts().map(lambda c: c[0]),
+            "Protocolos de departamentos com prazo de resposta declarado que já foram "
+            "respondidos ou cujo prazo terminou.",
+        ),
+        (
+            "deadline_met",
+            "Respondidos no prazo",
+            lambda q: q.deadline_counts().map(lambda c: c[1]),
+            "Protocolos respondidos pela primeira vez até o último dia do prazo do "
+            "departamento (em dias corridos a partir do dia seguinte ao registro; o dia do "
+            "vencimento conta).",
+        ),
+        (
+            "deadline_met_percent",
+            "Prazo cumprido (%)",
+            lambda q: q.deadline_counts().map(deadline_percent),
+            "Respondidos no prazo ÷ protocolos com prazo apurado, em percentual.",
         ),
     ]
     for name, label, compute, description in indicators:
