@@ -150,7 +150,9 @@ def detail(console: Console, visitor: Visitor, protocol: str) -> dict[str, Any]:
     if not visitor.can_see(summary.department):
         raise Refused(404, NOT_FOUND)
     department = engine.registry.get(summary.department)
+    runner = engine.forms.get((summary.department, summary.form))
     return {
+        "form_title": str(runner.schema.get("title") or summary.form) if runner else summary.form,
         "summary": summary,
         "answers": answer_rows(engine, summary.department, summary.form, answers),
         "events": events,
