@@ -576,6 +576,11 @@ def test_a_protocol_status_change_reaches_the_citizen(host: Host, client: TestCl
     listing = client.get("/console/protocols?situacao=in_progress").text
     assert protocol in listing
     assert protocol not in client.get("/console/protocols?situacao=received").text
+    # The reports count it by its status now.
+    report = client.get("/console/reports?por=department").text
+    counted = re.search(r'id="protocols-title".*?</table>', report, re.S).group(0)
+    assert '<th scope="row">Em análise</th><td>1</td>' in counted
+    assert '<th scope="row">Recebido</th><td>0</td>' in counted
 
 
 def test_the_full_submission_is_shown_on_request_and_audited(
@@ -658,7 +663,7 @@ def test_the_reports_page_shows_each_attendant_s_figures(host: Host, client: Tes
     cells = re.findall(r"<td>(.*?)</td>", row.group(1))
     assert "3 min" in cells  # first response, from the hand-over
     assert "9,00" in cells  # the mean score
-    assert "Mediana da primeira resposta" in page.text
+    assert "Mediana da primeira resposta" in page.text and "Prazo cumprido (%)" in page.text
     # An attendant's report covers their own department only.
     other = client.get("/console/reports?departamento=cac")
     assert "Departamento desconhecido" in other.text

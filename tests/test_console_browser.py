@@ -237,7 +237,7 @@ def test_an_attendant_answers_a_web_chat_citizen_from_the_console(
     header = [t.strip() for t in ana.locator("#groups thead th").all_inner_texts()]
     cells = [t.strip() for t in row.locator("td").all_inner_texts()]
     figures = dict(zip(header[1:], cells, strict=True))
-    assert re.fullmatch(r"\d+ s|\d+ min( \d+ s)?", figures["Mediana da primeira resposta (s)"])
+    assert re.fullmatch(r"\d+ s|\d+ min( \d+ s)?", figures["Mediana da primeira resposta"])
     assert figures["Nota média"] == "9,00"
 
     assert errors == [] and citizen_errors == []

@@ -20,7 +20,7 @@ from civic.console.web import Console, Refused, Visitor, parse_date, redirect
 #: Protocol statuses as the console names them (an unknown one is shown as is).
 STATUS_LABELS = {
     "received": "Recebido",
-    "in_progress": "Em andamento",
+    "in_progress": "Em análise",
     "answered": "Respondido",
     "closed": "Encerrado",
 }
@@ -67,6 +67,12 @@ def answer_rows(
     if answers.get("_citizen_cpf"):
         rows.append(("CPF do cidadão", formatted(str(answers["_citizen_cpf"]))))
     return rows
+
+
+def form_title(engine: Any, department: str, form: str) -> str:
+    """A form's title (``Solicitação ao CAC``), or its name when it is not installed."""
+    runner = engine.forms.get((department, form))
+    return str(runner.schema.get("title") or form) if runner is not None else form
 
 
 def _plain(value: Any) -> str:
@@ -123,6 +129,7 @@ def listing(console: Console, visitor: Visitor, query: Mapping[str, str]) -> dic
     )
     return {
         "protocols": found,
+        "form_titles": {p.protocol: form_title(engine, p.department, p.form) for p in found},
         "departments": visible,
         "statuses": protocols.STATUSES,
         "filters": {
@@ -150,9 +157,8 @@ def detail(console: Console, visitor: Visitor, protocol: str) -> dict[str, Any]:
     if not visitor.can_see(summary.department):
         raise Refused(404, NOT_FOUND)
     department = engine.registry.get(summary.department)
-    runner = engine.forms.get((summary.department, summary.form))
     return {
-        "form_title": str(runner.schema.get("title") or summary.form) if runner else summary.form,
+        "form_title": form_title(engine, summary.department, summary.form),
         "summary": summary,
         "answers": answer_rows(engine, summary.department, summary.form, answers),
         "events": events,

@@ -1,8 +1,8 @@
 """The figures of ``civic report`` in the console: by department, period and attendant.
 
-Attendants see the figures of their own departments; admins see every department's.
-Alongside the satisfaction report, the protocols opened in the period are counted by
-status.
+Attendants see the figures of their own departments; admins see every department's. The
+protocols of the period are counted by status, and those answered within their
+department's deadline, as the published report counts them (Lei 13.460/2017 art. 23).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ GROUPINGS = {
     "week": "Semana",
     "month": "Mês",
 }
-#: The figures of the tables, in order (others plugins register follow them).
+#: The figures of the groups' table, in order (other plugins' figures follow them).
 COLUMNS = (
     "conversations",
     "median_first_response_seconds",
@@ -36,8 +36,12 @@ COLUMNS = (
     "mean_score",
     "nps",
     "csat_percent",
-    "abandoned",
+    "deadline_met_percent",
 )
+#: The totals also show these.
+TOTALS = (*COLUMNS, "abandoned", "deadline_due", "deadline_met")
+#: Figures shown elsewhere on the page, or not at all.
+LEFT_OUT = ("distribution", "contacts", "score_percent", "protocols", "response_rate_percent")
 SECONDS = ("median_first_response_seconds", "median_resolution_seconds")
 PERIOD = dt.timedelta(days=30)
 
@@ -71,7 +75,6 @@ def figure_of(value: Any, name: str) -> str:
 
 def build(console: Console, visitor: Visitor, query: Mapping[str, str]) -> dict[str, Any]:
     """Blocking: the report the filters of ``query`` ask for."""
-    from civic import protocols
     from civic.report import ReportScope, build_report
 
     engine = console.engine
@@ -97,41 +100,24 @@ def build(console: Console, visitor: Visitor, query: Mapping[str, str]) -> dict[
     if by not in GROUPINGS:
         by = "agent"
     scope = ReportScope(since, until, department, by, timezone=console.host.config.hours.timezone)
-    report = build_report(engine.storage, scope, manager=engine.pm, now=console.now())
-    names = [n for n in COLUMNS if n in report.labels]
-    names += [
-        n
-        for n in report.labels
-        if n not in names and n not in ("distribution", "contacts", "score_percent")
-    ]
-    if department is not None:
-        chosen: list[str] | None = [department]
-    else:
-        chosen = None if visitor.account.is_admin else [d.slug for d in visible]
-    by_status = []
-    for status in protocols.STATUSES:
-        found = len(
-            protocols.list_protocols(
-                engine,
-                departments=chosen,
-                status=status,
-                since=since,
-                until=until,
-                limit=protocols.LIST_LIMIT,
-            )
-        )
-        if found:
-            shown = f"{found}+" if found >= protocols.LIST_LIMIT else str(found)
-            by_status.append((status_label(status), shown, found))
+    report = build_report(
+        engine.storage, scope, manager=engine.pm, now=console.now(), config=console.host.config
+    )
+    extra = [n for n in report.labels if n not in TOTALS and n not in LEFT_OUT]
+    columns = [n for n in COLUMNS if n in report.labels] + extra
+    totals = [n for n in TOTALS if n in report.labels] + extra
+    protocols = report.total.protocols or {}
     return {
         "report": report,
-        "names": names,
-        "labels": report.labels,
+        "columns": columns,
+        "totals": totals,
+        # Durations are shown as "3 min", so a label's "(s)" would mislead.
+        "labels": {n: label.removesuffix(" (s)") for n, label in report.labels.items()},
         "descriptions": report.descriptions,
         "departments": visible,
         "groupings": GROUPINGS,
-        "by_status": [(label, shown) for label, shown, _ in by_status],
-        "protocol_total": sum(n for _, _, n in by_status),
+        "by_status": [(status_label(status), n) for status, n in protocols.items()],
+        "protocol_total": sum(protocols.values()),
         "filters": {
             "de": since.isoformat(),
             "ate": until.isoformat(),
