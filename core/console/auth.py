@@ -9,6 +9,7 @@ repeated failures is :mod:`civic.accounts`' job; its message is shown as is.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,7 +38,10 @@ def routes(console: Console) -> list[Route]:
     """``/console/login`` (GET, POST) and ``/console/logout`` (POST)."""
     from civic import accounts
 
-    def form(request: Request, *, status: int = 200, error: str | None = None, name: str = ""):
+    def form(
+        request: Request, *, status: int = 200, error: str | None = None, name: str = ""
+    ) -> Response:
+        """The sign-in page, with a fresh form token in its cookie."""
         token = secrets.token_urlsafe(24)
         response = console.render(
             "login.html",
@@ -88,7 +92,7 @@ def routes(console: Console) -> list[Route]:
         response.delete_cookie(LOGIN_COOKIE, path="/console")
         return response
 
-    async def logout(request: Request, visitor: Visitor, fields: object) -> Response:
+    async def logout(request: Request, visitor: Visitor, fields: Mapping[str, str]) -> Response:
         await console.host.call(accounts.end_session, console.storage, visitor.token)
         response = redirect("/console/login")
         response.delete_cookie(COOKIE, path="/console")

@@ -202,7 +202,7 @@ def routes(console: Console) -> list[Route]:
         """An action on the conversation of the URL: ``work(engine, id, visitor, form)``
         in a thread; back to the page, or the page again with why it could not be done."""
 
-        async def endpoint(request: Request, visitor: Visitor, form: Mapping[str, str]):
+        async def endpoint(request: Request, visitor: Visitor, form: Mapping[str, str]) -> Response:
             conversation_id = _id(request)
             await host.call(conversation, console, visitor, conversation_id)  # 404 first
             try:

@@ -15,7 +15,7 @@ import hmac
 import logging
 import zoneinfo
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
 import attrs
@@ -91,6 +91,7 @@ class Visitor:
         return department is not None and self.account.can_see(department)
 
 
+R = TypeVar("R", bound=Response)
 Handler = Callable[[Request, Visitor], Awaitable[Response]]
 FormHandler = Callable[[Request, Visitor, Mapping[str, str]], Awaitable[Response]]
 
@@ -228,7 +229,7 @@ class Console:
         )
 
 
-def secured(response: Response) -> Response:
+def secured(response: R) -> R:
     """``response`` with the console's security headers."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
