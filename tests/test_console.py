@@ -470,7 +470,8 @@ def test_take_reply_transfer_and_close_reach_the_outbox(host: Host, client: Test
     assert pending_texts(host, PROCON_CITIZEN) == [("agent", "Ana", "Bom dia, Maria!\nOk?")]
 
     empty = client.post(f"{url}/reply", data={"csrf": csrf, "text": "   "})
-    assert empty.status_code == 409 and "Não foi possível" in empty.text
+    assert empty.status_code == 409
+    assert "Não foi possível: Escreva a resposta antes de enviar." in empty.text
 
     response = client.post(
         f"{url}/transfer", data={"csrf": csrf, "department": "cac", "note": "É do CAC"}
@@ -510,7 +511,8 @@ def test_an_attendant_cannot_act_on_a_colleague_s_conversation(
     url = f"/console/conversations/{conversation_id}"
     assert "Esta conversa está com" in client.get(url).text
     response = client.post(f"{url}/reply", data={"csrf": csrf, "text": "Eu assumo"})
-    assert response.status_code == 409 and "is with Bia" in response.text
+    assert response.status_code == 409
+    assert "A conversa está com Bia; peça que a devolva ou transfira." in response.text
     assert pending_texts(host, PROCON_CITIZEN) == []
 
 
@@ -522,6 +524,7 @@ def test_revealing_the_cpf_needs_a_reason_and_is_audited(host: Host, client: Tes
     assert no_reason.status_code == 400 and "529.982.247-25" not in no_reason.text
     not_taken = client.post(f"{url}/reveal-cpf", data={"csrf": csrf, "reason": "notificar"})
     assert not_taken.status_code == 409 and "529.982.247-25" not in not_taken.text
+    assert "Assuma a conversa antes de ver o CPF." in not_taken.text
     client.post(f"{url}/take", data={"csrf": csrf})
     shown = client.post(f"{url}/reveal-cpf", data={"csrf": csrf, "reason": "notificar fornecedor"})
     assert shown.status_code == 200 and "529.982.247-25" in shown.text
@@ -619,7 +622,8 @@ def test_admins_edit_canned_responses_and_attendants_use_them(
     blank = client.post(
         "/console/canned", data={"csrf": csrf, "department": "procon", "title": "", "text": "x"}
     )
-    assert blank.status_code == 400 and "Não foi possível salvar" in blank.text
+    assert blank.status_code == 400
+    assert "Não foi possível salvar: Dê um título à resposta pronta." in blank.text
 
     with TestClient(make_app(host), follow_redirects=False) as ana:
         ana_csrf = sign_in(ana, "Ana")

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from civic import staff
-from civic.console.web import Console, Refused, Visitor, redirect
+from civic.console.web import Console, Refused, Visitor, explain, redirect
 
 ADMINS_ONLY = "Só administradores editam as respostas prontas."
 DONE = {"salva": "Resposta pronta salva.", "apagada": "Resposta pronta apagada."}
@@ -73,7 +73,7 @@ def routes(console: Console) -> list[Route]:
         except staff.NotFound:
             raise Refused(404, "Resposta pronta não encontrada.") from None
         except staff.StaffError as exc:
-            return await again(visitor, f"Não foi possível salvar: {exc}", form)
+            return await again(visitor, f"Não foi possível salvar: {explain(exc)}", form)
         return redirect("/console/canned?feito=salva")
 
     async def delete(request: Request, visitor: Visitor, form: Mapping[str, str]) -> Response:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from civic import staff
-from civic.console.web import Console, Refused, Visitor, redirect
+from civic.console.web import Console, Refused, Visitor, explain, redirect
 from civic.states import State
 
 #: Conversation states as the console names them.
@@ -214,7 +214,7 @@ def routes(console: Console) -> list[Route]:
                     {
                         **page,
                         "section": "queues",
-                        "error": f"Não foi possível: {exc}",
+                        "error": f"Não foi possível: {explain(exc)}",
                         "draft": form.get("text", ""),
                         "revealed": None,
                     },
@@ -258,7 +258,7 @@ def routes(console: Console) -> list[Route]:
                 staff.reveal_cpf, console.engine, conversation_id, visitor.name, reason
             )
         except staff.StaffError as exc:
-            context["error"] = f"Não foi possível mostrar o CPF: {exc}"
+            context["error"] = f"Não foi possível mostrar o CPF: {explain(exc)}"
             return console.render("conversation.html", context, status=409, visitor=visitor)
         context["revealed"] = formatted(number)
         return console.render("conversation.html", context, visitor=visitor)

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from civic import staff
-from civic.console.web import Console, Refused, Visitor, parse_date, redirect
+from civic.console.web import Console, Refused, Visitor, explain, parse_date, redirect
 
 #: Protocol statuses as the console names them (an unknown one is shown as is).
 STATUS_LABELS = {
@@ -209,7 +209,7 @@ def routes(console: Console) -> list[Route]:
                 _set_status, console.engine, protocol, status, visitor.name, note, internal
             )
         except staff.StaffError as exc:
-            context["error"] = f"Não foi possível alterar a situação: {exc}"
+            context["error"] = f"Não foi possível alterar a situação: {explain(exc)}"
             return console.render("protocol.html", context, status=409, visitor=visitor)
         return redirect(f"/console/protocols/{page['summary'].protocol}?feito=1")
 

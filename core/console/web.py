@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import hmac
 import logging
+import re
 import zoneinfo
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -159,13 +160,13 @@ class Console:
 
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
+            visitor = await self.visitor(request)
+            if visitor is None:
+                return secured(RedirectResponse(login_url(request), status_code=303))
             try:
-                visitor = await self.visitor(request)
-                if visitor is None:
-                    return secured(RedirectResponse(login_url(request), status_code=303))
                 return secured(await handler(request, visitor))
             except Refused as refused:
-                return self.refusal(refused)
+                return self.refusal(refused, visitor)
 
         return endpoint
 
@@ -174,13 +175,13 @@ class Console:
 
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
+            visitor = await self.visitor(request)
             try:
-                visitor = await self.visitor(request)
                 if visitor is None:
                     raise Refused(401)
                 return secured(await handler(request, visitor))
             except Refused as refused:
-                return self.refusal(refused)
+                return self.refusal(refused, visitor)
 
         return endpoint
 
@@ -190,8 +191,8 @@ class Console:
 
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
+            visitor = await self.visitor(request)
             try:
-                visitor = await self.visitor(request)
                 if visitor is None:
                     raise Refused(401)
                 check_same_site(request)
@@ -200,7 +201,7 @@ class Console:
                     raise Refused(403)
                 return secured(await handler(request, visitor, form))
             except Refused as refused:
-                return self.refusal(refused)
+                return self.refusal(refused, visitor)
 
         return endpoint
 
@@ -220,13 +221,48 @@ class Console:
         )
         return secured(HTMLResponse(page, status_code=status))
 
-    def refusal(self, refused: Refused) -> HTMLResponse:
-        """The error page of a refused request."""
+    def refusal(self, refused: Refused, visitor: Visitor | None = None) -> HTMLResponse:
+        """The error page of a refused request (with the console's menu when signed in)."""
         return self.render(
             "refused.html",
             {"status": refused.status, "message": refused.message},
             status=refused.status,
+            visitor=visitor,
         )
+
+
+#: The staff functions' refusals (written for the operator, in English), as the console
+#: says them; anything else is shown as it is.
+EXPLAINED = (
+    (r"is with (?P<agent>.+?); they must", "A conversa está com {agent}; peça que a devolva."),
+    (r"is with (?P<agent>.+)$", "A conversa está com {agent}; peça que a devolva ou transfira."),
+    (r"^conversation \d+ is closed$", "A conversa já foi encerrada."),
+    (r"is not waiting for a person", "A conversa não está aguardando atendente."),
+    (r"is not with the team", "A conversa não está com a equipe: o cidadão está com o robô."),
+    (r"is not with an attendant", "A conversa não está com um atendente."),
+    (r"is already in ", "A conversa já está nesse departamento."),
+    (r"has not taken conversation", "Assuma a conversa antes de ver o CPF."),
+    (r"has no identified citizen", "O cidadão não informou o CPF."),
+    (r"^the reply is empty$", "Escreva a resposta antes de enviar."),
+    (r"^the (reply|text) is longer than (?P<n>\d+)", "O texto passa de {n} caracteres."),
+    (r"^the title is empty$", "Dê um título à resposta pronta."),
+    (r"^the title is longer than (?P<n>\d+)", "O título passa de {n} caracteres."),
+    (r"^the text is empty$", "Escreva o texto da resposta pronta."),
+    (r"^the .* note.* is longer than (?P<n>\d+)", "A nota passa de {n} caracteres."),
+    (r"^protocol \S+ is already ", "O protocolo já está nessa situação."),
+    (r"cannot go from|reopening it needs", "Essa mudança de situação não é permitida agora."),
+    (r"^unknown department", "Departamento desconhecido."),
+)
+
+
+def explain(error: Exception) -> str:
+    """A staff function's refusal in Portuguese (:data:`EXPLAINED`)."""
+    message = str(error)
+    for pattern, sentence in EXPLAINED:
+        found = re.search(pattern, message)
+        if found:
+            return sentence.format(**found.groupdict())
+    return message
 
 
 def secured(response: R) -> R:
