@@ -46,8 +46,9 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the channels over HTTP: WhatsApp's webhook, the web chat at /chat,
-    /healthz and /readyz. Put it behind a reverse proxy with TLS (see the README)."""
+    """Serve the channels over HTTP: WhatsApp's webhook, the web chat at /chat, the
+    attendants' console at /console, /healthz and /readyz. Put it behind a reverse proxy
+    with TLS (see the README)."""
     import uvicorn
 
     from civic.serve import DEVELOPMENT_ENV, ServeError, build_host, configure_logging, create_app

@@ -658,9 +658,11 @@ def test_the_reports_page_shows_each_attendant_s_figures(host: Host, client: Tes
     url = f"/console/conversations/{conversation_id}"
     client.post(f"{url}/reply", data={"csrf": csrf, "text": "Bom dia!"})
     client.post(f"{url}/close", data={"csrf": csrf})
-    Chat(host.engine, PROCON_CITIZEN).script("9", "não")
+    Chat(host.engine, PROCON_CITIZEN).script("9", "A Ana foi ótima. Meu CPF 529.982.247-25")
     host.engine.clock = lambda: start
     page = client.get("/console/reports?por=agent")
+    # The citizens' comments, masked.
+    assert "A Ana foi ótima" in page.text and "529.982.247-25" not in page.text
     assert page.status_code == 200
     row = re.search(r"<tr>\s*<th scope=\"row\">Ana</th>(.*?)</tr>", page.text, re.S)
     assert row, page.text

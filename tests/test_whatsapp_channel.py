@@ -435,6 +435,17 @@ def test_a_whole_conversation_by_whatsapp(
     report = build_report(storage, ReportScope())
     assert report.total.rated == 1 and report.total.mean_score == 9
     wait_for(lambda: any("protocolo é PROCON" in t for t in graph.texts()))
+    # The team answers the protocol (as the console does): the citizen reads it on WhatsApp.
+    from civic import protocols
+
+    host = make_host(storage)
+    protocol = "PROCON-" + str(dt.date.today().year) + "-000001"
+    protocols.set_status(host.engine, protocol, "answered", agent="Bia", note="A loja vai trocar.")
+    wait_for(lambda: any("A loja vai trocar." in t for t in graph.texts()))
+    (answered,) = [
+        b for b in graph.sent if "A loja vai trocar." in json.dumps(b, ensure_ascii=False)
+    ]
+    assert answered["to"] == PHONE
 
 
 # -- dead letters, the service window, logs, the real command --------------------------

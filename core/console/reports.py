@@ -75,7 +75,7 @@ def figure_of(value: Any, name: str) -> str:
 
 def build(console: Console, visitor: Visitor, query: Mapping[str, str]) -> dict[str, Any]:
     """Blocking: the report the filters of ``query`` ask for."""
-    from civic.report import ReportScope, build_report
+    from civic.report import ReportScope, build_report, latest_comments
 
     engine = console.engine
     visible = [d for d in engine.registry if visitor.can_see(d.slug)]
@@ -107,7 +107,13 @@ def build(console: Console, visitor: Visitor, query: Mapping[str, str]) -> dict[
     columns = [n for n in COLUMNS if n in report.labels] + extra
     totals = [n for n in TOTALS if n in report.labels] + extra
     protocols = report.total.protocols or {}
+    names = {d.slug: d.name for d in engine.registry}
+    comments = [
+        (c.at.astimezone(console.zone), names.get(c.department or "", c.department), c.text)
+        for c in latest_comments(engine.storage, scope, limit=20)
+    ]
     return {
+        "comments": comments,
         "report": report,
         "columns": columns,
         "totals": totals,
