@@ -468,15 +468,44 @@ class Turn:
         self.context.form = None
         self.say(self.texts("menu"), self.menu_choices())
 
-    def route(self) -> str | None:
+    def routing_departments(self) -> list[Department]:
+        """The enabled departments, each with the extra ``keywords`` its city section
+        lists (``[departments.cac] keywords = [...]``)."""
+        departments = []
+        for department in self.engine.registry:
+            extra = self.engine.config.for_department(department.slug).settings.get("keywords")
+            if isinstance(extra, list | tuple) and extra:
+                words = tuple(str(word) for word in extra)
+                department = attrs.evolve(department, keywords=department.keywords + words)
+            departments.append(department)
+        return departments
+
+    def route(self) -> str | tuple[str, ...] | None:
+        """The chosen department's slug; a tuple of slugs when the message fits several
+        equally (civic asks which one); ``None`` when it decides nothing."""
         slug = self.call(
             "route_message",
             text=self.reading.text,
-            departments=list(self.engine.registry),
+            departments=self.routing_departments(),
             conversation=self.snapshot(),
             message=self.reading,
         )
+        if isinstance(slug, tuple | list):
+            known = tuple(s for s in slug if isinstance(s, str) and self.engine.registry.get(s))
+            return known[0] if len(known) == 1 else (known or None)
         return slug if isinstance(slug, str) and self.engine.registry.get(slug) else None
+
+    def ask_which(self, slugs: tuple[str, ...]) -> None:
+        """Ask which of several departments the citizen means; the choices keep their
+        menu numbers, so the answer (number or name) routes as in the menu."""
+        if self.state is not State.CHOOSING:
+            self.move(State.CHOOSING)
+        self.context.form = None
+        numbers = {d.slug: n for n, d in enumerate(self.engine.registry, start=1)}
+        choices = tuple(
+            Choice(str(numbers[d.slug]), d.name) for d in self.engine.registry if d.slug in slugs
+        )
+        self.say(self.texts("menu_which"), choices)
 
     def choose(self) -> None:
         folded = self.reading.folded
@@ -484,6 +513,9 @@ class Turn:
             self.to_rating()
             return
         slug = self.route()
+        if isinstance(slug, tuple):
+            self.ask_which(slug)
+            return
         if slug is None:
             key = "menu" if self.opened else "menu_not_understood"  # "oi": here is the menu
             self.say(self.texts(key), self.menu_choices())
@@ -712,6 +744,9 @@ class Turn:
             self.to_rating()
             return
         slug = self.route()
+        if isinstance(slug, tuple):
+            self.ask_which(slug)
+            return
         if slug is not None:
             self.enter_department(slug, routed=True)
             return

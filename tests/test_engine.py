@@ -145,6 +145,7 @@ def test_new_message_after_closing_opens_a_new_conversation(
         ("PROCON", "procon"),
         ("3", "jsm"),
         ("qual o horário de funcionamento?", "cac"),
+        ("reclamação sobre o alistamento", "jsm"),
     ],
 )
 def test_routes_by_number_name_and_keywords(engine: Engine, message: str, department: str) -> None:
@@ -154,7 +155,7 @@ def test_routes_by_number_name_and_keywords(engine: Engine, message: str, depart
     assert chat.last.department == department
 
 
-@pytest.mark.parametrize("message", ["9", "bom dia", "🙂", "reclamação sobre o alistamento"])
+@pytest.mark.parametrize("message", ["9", "bom dia", "🙂", "quero saber uma coisa"])
 def test_ambiguous_or_unknown_gets_the_menu(engine: Engine, message: str) -> None:
     chat = Chat(engine)
     chat.send(MARIA)

@@ -1,4 +1,17 @@
-"""Route a message to a department by menu number, name or keywords."""
+"""Route a message to a department by menu number, name or keywords.
+
+The rules, in order:
+
+1. A menu number, or a department's slug or name alone, chooses it.
+2. Subject words decide: each department scores its own keywords (twice) and its topics'
+   keywords (once), leaving out the :data:`GENERIC` words that say what kind of request it
+   is ("reclamar", "segunda via", "agendar") rather than what it is about. "Segunda via
+   do IPTU" is about the IPTU; "reclamar do posto de saúde" is about the health post.
+3. Only when no subject word matched, the generic words score the same way.
+4. One best department is chosen; a tie between several is returned as a tuple of slugs,
+   in menu order, so civic asks which one ("Você quer falar com: 1. CAC 2. PROCON?").
+   Nothing matched: ``None`` (civic shows the menu).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +22,25 @@ from civic.reading import Reading
 from civic.text import contains_keyword, fold
 from civic.values import Department
 
+#: Words that say what kind of request a message is, not what it is about: they decide
+#: only when nothing else does (any department may list them).
+GENERIC = frozenset(
+    fold(word)
+    for word in (
+        "reclamacao", "reclamar", "reclamaçao", "denuncia", "denunciar", "queixa",
+        "registrar", "solicitacao", "solicitar", "pedido", "pedir", "informacao",
+        "informacoes", "duvida", "agendar", "agendamento", "marcar", "atendimento",
+        "segunda via", "2a via", "2 via", "documento", "documentos", "prazo", "horario",
+        "endereco", "telefone", "contato", "local", "presencial", "verificar", "situacao",
+        "cancelar", "devolver", "problema",
+    )
+)  # fmt: skip
+
 
 @hookimpl(trylast=True)
-def route_message(departments: Sequence[Department], message: Reading) -> str | None:
+def route_message(
+    departments: Sequence[Department], message: Reading
+) -> str | tuple[str, ...] | None:
     folded = message.folded
     if not folded:
         return None
@@ -21,20 +50,26 @@ def route_message(departments: Sequence[Department], message: Reading) -> str | 
     for department in departments:
         if folded in (fold(department.slug), fold(department.name)):
             return department.slug
-    scores = {department.slug: _score(folded, department) for department in departments}
-    best = max(scores.values(), default=0)
-    winners = [slug for slug, score in scores.items() if score == best]
-    # An ambiguous message (a tie, or nothing matched) gets the menu.
-    return winners[0] if best and len(winners) == 1 else None
+    for generic in (False, True):
+        scores = {d.slug: score(message, d, generic=generic) for d in departments}
+        best = max(scores.values(), default=0)
+        if best:
+            winners = tuple(slug for slug, points in scores.items() if points == best)
+            return winners[0] if len(winners) == 1 else winners
+    return None
 
 
-def _score(folded: str, department: Department) -> int:
-    """How many of the department's words, and of its topics' words, the message holds.
-
-    Topics that hand over to a person are left out: every department has one.
-    """
-    words = {department.slug, department.name, *department.keywords}
-    for topic in department.topics:
-        if not topic.handover:
-            words.update(topic.keywords)
-    return sum(contains_keyword(folded, word) for word in words)
+def score(message: Reading, department: Department, *, generic: bool) -> int:
+    """Points of ``department`` for ``message``: its own keywords (and name) count twice,
+    its topics' keywords once more (a word in both counts three times); only
+    :data:`GENERIC` words when ``generic``, else only the others. Topics that hand over
+    to a person are left out: every department has one."""
+    own = {fold(word) for word in (department.slug, department.name, *department.keywords)}
+    topics = {
+        fold(word) for topic in department.topics if not topic.handover for word in topic.keywords
+    }
+    points = 0
+    for words, weight in ((own, 2), (topics, 1)):
+        chosen = {word for word in words if (word in GENERIC) == generic}
+        points += weight * sum(contains_keyword(message.folded, word) for word in chosen)
+    return points
