@@ -23,7 +23,13 @@ from civic.formats import FORMATS
 from civic.forms import form_errors
 from civic.states import State
 from civic.storage import Storage
-from civic_jsm.enlistment import FutureBirthDate, Status, enlistment_status
+from civic_jsm.enlistment import (
+    FutureBirthDate,
+    Status,
+    enlistment_status,
+    women_plan_allows,
+    women_window,
+)
 from tests.chat import MARIA, Chat
 from tests.conftest import SECRET
 
@@ -69,10 +75,14 @@ def test_menu_item_3_lists_the_jsm_topics(jsm: Chat) -> None:
         [
             "Verificar minha situação (alistamento)",
             "Como fazer o alistamento",
-            "Agendar atendimento ou pedir 2ª via do CAM",
+            "Agendar atendimento ou pedir 2ª via de certificado",
             "Certificado de dispensa (CDI)",
             "Juramento à Bandeira",
             "Reservistas",
+            "Alistamento feminino (voluntário)",
+            "Perdi meu certificado militar",
+            "Certificado de Isenção (CI)",
+            "Em dívida com o serviço militar: o que não posso fazer",
             "Falar com um atendente",
         ],
         start=1,
@@ -87,7 +97,7 @@ def test_how_to_enlist_points_to_the_site_and_documents(jsm: Chat) -> None:
 
 
 def test_attendant_topic_hands_over(jsm: Chat) -> None:
-    jsm.send("7")
+    jsm.send("11")
     assert jsm.state == State.HUMAN
 
 
@@ -262,8 +272,8 @@ def test_the_form_is_a_valid_civic_form() -> None:
 def test_form_refuses_wrong_answers_then_submits(jsm: Chat, storage: Storage) -> None:
     answer = jsm.send("3")
     assert jsm.state == State.FORM and "Qual é o motivo do atendimento?" in answer
-    assert "4. Outro" in answer
-    assert "de 1 a 4" in jsm.send("7")
+    assert "7. Outro" in answer
+    assert "de 1 a 7" in jsm.send("9")
     assert "obrigatória" in jsm.send("pular")
     assert "Do que você precisa?" in jsm.send("OUTRO")  # by label, any case
     assert "pelo menos 3 letras" in jsm.send("ok")
@@ -304,7 +314,7 @@ def test_form_optional_period_can_be_skipped(jsm: Chat, storage: Storage) -> Non
 
 
 def test_form_corrections_after_the_summary(jsm: Chat, storage: Storage) -> None:
-    jsm.script("3", "4", "Trocar a data do juramento", "2")
+    jsm.script("3", "7", "Trocar a data do juramento", "2")
     answer = jsm.send("corrigir 3")
     assert "Qual período você prefere" in answer and "Resposta atual: Tarde" in answer
     answer = jsm.send("1")
@@ -397,3 +407,205 @@ def test_status_is_a_frozen_value() -> None:
     assert status == Status("on_time", 2026, dt.date(2026, 1, 1), dt.date(2026, 6, 30), 2053)
     with pytest.raises(AttributeError):
         status.kind = "late"  # type: ignore[misc]
+
+
+# -- dates as people type them, and tenses ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "15 de março de 2008",
+        "15 de marco de 2008",
+        "nasci dia 15 de Março de 2008",
+        "1º de janeiro de 2008",
+        "15 março 2008",
+        "15 03 2008",
+        "15  3  2008",
+    ],
+)
+def test_dates_typed_as_people_type_them(jsm: Chat, message: str) -> None:
+    """Decreto 57.654/1966 (RLSM), art. 41: born in 2008, the period is 01/01 to 30/06/2026."""
+    assert "01/01/2026 a 30/06/2026" in jsm.send(message)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("31 de fevereiro de 2008", "não existe"),
+        ("15 de março de 08", "ano com 4 dígitos"),
+        ("15 13 2008", "não existe"),
+    ],
+)
+def test_named_and_spaced_dates_are_checked(jsm: Chat, message: str, expected: str) -> None:
+    jsm.send("1")
+    assert expected in jsm.send(message)
+    assert jsm.state == State.DEPARTMENT
+
+
+@pytest.mark.parametrize(
+    ("today", "birth", "expected"),
+    [
+        # Born in December 2008: on 1 July 2026 he is still 17, so "completa", not "completou".
+        (dt.date(2026, 7, 1), "20/12/2008", "no ano em que você completa 18 anos"),
+        (dt.date(2027, 1, 1), "20/12/2008", "no ano em que você completou 18 anos"),
+        (dt.date(2025, 12, 31), "20/12/2008", "no ano em que você completar 18 anos"),
+        (dt.date(2026, 6, 30), "20/12/2008", "no ano em que completa 18 anos"),
+    ],
+)
+def test_tenses_follow_the_year_he_turns_18(
+    jsm: Chat, set_today: SetToday, today: dt.date, birth: str, expected: str
+) -> None:
+    """Lei 4.375/1964 art. 5 and Decreto 57.654/1966 art. 41: only the year of 18 counts,
+    so in that year he "completa" 18 whether or not the birthday has come."""
+    set_today(today)
+    assert expected in jsm.send(birth)
+
+
+# -- women, fines, documents, EXAR -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("birth", "today", "kind"),
+    [
+        (dt.date(2008, 12, 31), dt.date(2025, 12, 31), "not_yet"),  # the year before 18
+        (dt.date(2008, 12, 31), dt.date(2026, 1, 1), "open"),  # 1 January of the year of 18
+        (dt.date(2008, 1, 1), dt.date(2026, 6, 30), "open"),  # 30 June
+        (dt.date(2008, 1, 1), dt.date(2026, 7, 1), "closed"),  # 1 July: no late enlistment
+        (dt.date(2007, 3, 15), dt.date(2026, 3, 10), "closed"),  # the year of 19
+    ],
+)
+def test_women_enlist_only_in_the_first_half_of_the_year_of_18(
+    birth: dt.date, today: dt.date, kind: str
+) -> None:
+    """Decreto 12.154/2024: women's enlistment is voluntary, only in the year they turn 18,
+    from 1 January to 30 June, with no fine."""
+    assert women_window(birth, today) == kind
+
+
+@pytest.mark.parametrize(
+    ("setting", "year", "allows"),
+    [(None, 2026, None), ([2026], 2026, True), ([2025], 2026, False), ([], 2026, False)],
+)
+def test_the_plan_allows_it_is_a_city_setting(
+    setting: object, year: int, allows: bool | None
+) -> None:
+    """Decreto 12.154/2024: only where the year's Plano Geral de Convocação allows it."""
+    assert women_plan_allows(year, setting) is allows
+
+
+def _jsm_with(storage: Storage, **settings: Any) -> Chat:
+    config = Config(department_settings={"jsm": DepartmentConfig(settings=settings)})
+    chat = Chat(Engine(storage, secret=SECRET, config=config))
+    chat.script(MARIA, "3")
+    return chat
+
+
+@pytest.mark.parametrize(
+    ("today", "setting", "expected", "absent"),
+    [
+        (
+            dt.date(2026, 6, 30),
+            [2026],
+            ["nascidas em 2008, até 30/06/2026", "sem multa", "prevê o alistamento"],
+            ["não prevê"],
+        ),
+        (
+            dt.date(2026, 7, 1),
+            [2026],
+            ["terminou em 30/06/2026", "nascidas em 2009", "plano de 2027 não prevê"],
+            ["multa de"],
+        ),
+        (dt.date(2026, 3, 10), None, ["Confirme com a Junta"], ["O plano de 2026"]),
+    ],
+)
+def test_women_topic_from_the_date_and_the_plan(
+    storage: Storage,
+    set_today: SetToday,
+    today: dt.date,
+    setting: object,
+    expected: list[str],
+    absent: list[str],
+) -> None:
+    """Decreto 12.154/2024: the year of 18, 1 January to 30 June, no fine, where the plan
+    of the year allows it (``women_enlistment_years``)."""
+    set_today(today)
+    chat = _jsm_with(storage, **({} if setting is None else {"women_enlistment_years": setting}))
+    answer = chat.send("alistamento feminino")
+    for fragment in expected:
+        assert fragment in answer
+    for fragment in absent:
+        assert fragment not in answer
+
+
+def test_on_time_mentions_women_only_where_the_plan_allows(
+    storage: Storage, set_today: SetToday
+) -> None:
+    """Decreto 12.154/2024: voluntary, same period, no fine, only where the plan allows."""
+    assert "Para as mulheres" in _jsm_with(storage, women_enlistment_years=[2026]).send(
+        "15/03/2008"
+    )
+    assert "Para as mulheres" not in _jsm_with(storage).send("15/03/2008")
+
+
+def test_fines_are_configured_and_dated(storage: Storage, set_today: SetToday) -> None:
+    """Decreto 57.654/1966 (RLSM), arts. 176 and 177: the late-enlistment fine and the
+    higher one for a lost certificate; their values come from the city, with their date."""
+    chat = _jsm_with(
+        storage, late_fine="R$ 5,37", lost_certificate_fine="R$ 26,85", fine_date="2026-01-01"
+    )
+    assert "multa de R$ 5,37 (valor de 01/01/2026)" in chat.send("20/08/2004")
+    answer = chat.script("sim", "3", "perdi meu certificado")
+    assert "segunda via" in answer and "art. 177" in answer
+    assert "multa de R$ 26,85 (valor de 01/01/2026)" in answer
+
+
+def test_lost_certificate_without_a_configured_fine(jsm: Chat) -> None:
+    """Decreto 57.654/1966 (RLSM), art. 177: the value is never hard-coded."""
+    answer = jsm.send("perdi meu certificado de reservista")
+    assert "o valor é informado pela Junta" in answer and "R$" not in answer
+
+
+def test_what_a_man_in_debt_cannot_do(jsm: Chat) -> None:
+    """Lei 4.375/1964 (LSM), art. 74: passport, public exams and jobs, some schools."""
+    answer = jsm.send("estou em divida com o servico militar")
+    assert "passaporte" in answer and "concurso público" in answer and "art. 74" in answer
+
+
+def test_exemption_certificate(jsm: Chat) -> None:
+    assert "Certificado de Isenção (CI)" in jsm.send("certificado de isencao")
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (dt.date(2026, 12, 31), "Em 2026, a apresentação vai de 01/12/2026 a 31/12/2026"),
+        (dt.date(2027, 1, 1), "As datas são divulgadas pelo Exército"),  # the window closed
+    ],
+)
+def test_exar_dates_come_from_the_configuration(
+    storage: Storage, set_today: SetToday, today: dt.date, expected: str
+) -> None:
+    """EXAR: reservists in their first five years present themselves in December, in the
+    window the Army publishes each year (the city configures it)."""
+    set_today(today)
+    chat = _jsm_with(storage, exar={"start": dt.date(2026, 12, 1), "end": "2026-12-31"})
+    answer = chat.send("exar")
+    assert "cinco primeiros anos" in answer and expected in answer
+
+
+def test_exar_without_dates(jsm: Chat) -> None:
+    assert "As datas são divulgadas pelo Exército" in jsm.send("reservista")
+
+
+def test_second_copies_of_the_cdi_and_the_reservist_certificate(
+    jsm: Chat, storage: Storage
+) -> None:
+    """Second copies of each certificate are requests the Junta takes (CDI, reservist)."""
+    answer = jsm.send("3")
+    assert "Segunda via do Certificado de Dispensa (CDI)" in answer
+    assert "Qual período" in jsm.send("segunda via do certificado de reservista")
+    jsm.send("pular")
+    assert "JSM-2026-000001" in jsm.send("1")
+    with storage.reading() as tx:
+        assert _data(tx.submission("JSM-2026-000001")) == {"motivo": "segunda_via_reservista"}

@@ -9,8 +9,15 @@ takes requests for an in-person appointment (the ``atendimento`` form).
 City settings read from ``civic.toml``::
 
     [departments.jsm]
-    late_fine = "R$ 5,37"           # optional: the late-enlistment fine, as shown
+    late_fine = "R$ 5,37"                 # optional: the late-enlistment fine, as shown
+    lost_certificate_fine = "R$ 26,85"    # optional: the fine for a lost certificate
+    fine_date = 2026-01-01                # optional: the date of those values
+    women_enlistment_years = [2026]       # years whose plan offers women's enlistment here
+    exar = { start = 2026-12-01, end = 2026-12-31 }  # optional: this year's EXAR window
     contacts = { telefone = "(35) 3435-0000", endereco = "Rua ..., Centro" }
+
+Whatever the city has not configured is left unsaid (the citizen is told to ask the
+Junta), never guessed.
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ from civic.default_plugins.topics import match_topic
 from civic.forms import load_form
 from civic.texts import Texts
 from civic.values import DepartmentAction
+from civic_jsm.answers import (
+    DEBT_TOPIC,
+    EXEMPTION_TOPIC,
+    LOST_TOPIC,
+    RESERVE_TOPIC,
+    WOMEN_TOPIC,
+    dynamic_answer,
+)
 from civic_jsm.triage import ASK_BIRTH_DATE, DOCUMENTS, SITE, Refusal, read_birth_date, triage
 
 #: The time zone of "today" when the JSM's configuration has no hours of its own.
@@ -75,7 +90,7 @@ DEPARTMENT = Department(
             "*Verificar minha situação*.",
         ),
         Topic(
-            title="Agendar atendimento ou pedir 2ª via do CAM",
+            title="Agendar atendimento ou pedir 2ª via de certificado",
             keywords=("agendar", "agendamento", "segunda via", "2a via", "cam", "presencial"),
             form=FORM,
         ),
@@ -93,12 +108,11 @@ DEPARTMENT = Department(
             "compromisso com a Pátria; depois dele, recebe o CDI. A data e o local são "
             "informados pela Junta.",
         ),
-        Topic(
-            title="Reservistas",
-            keywords=("reservista", "reserva", "exar"),
-            answer="Reservistas devem manter seus dados atualizados e se apresentar ao "
-            "Exercício de Apresentação da Reserva (EXAR) nos anos previstos.",
-        ),
+        RESERVE_TOPIC,
+        WOMEN_TOPIC,
+        LOST_TOPIC,
+        EXEMPTION_TOPIC,
+        DEBT_TOPIC,
         Topic(
             title="Falar com um atendente",
             keywords=("atendente", "humano"),
@@ -132,6 +146,8 @@ def department_message(
     if topic is not None and topic.title == STATUS_TOPIC.title:
         # Not done: the citizen stays in the department to type the date.
         return Answer(ASK_BIRTH_DATE)
+    if topic is not None:
+        return dynamic_answer(topic, local_date(now, _timezone(settings)), settings)
     return None
 
 

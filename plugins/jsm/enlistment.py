@@ -92,3 +92,34 @@ def _kind(today: dt.date, start: dt.date, end: dt.date, last_year: int) -> Kind:
     if today.year > last_year:
         return "exempt"
     return "late"
+
+
+# -- women: voluntary enlistment ----------------------------------------------------
+
+
+def women_window(birth_date: dt.date, today: dt.date) -> Literal["not_yet", "open", "closed"]:
+    """Where a woman born on ``birth_date`` stands for voluntary enlistment on ``today``.
+
+    Decreto nº 12.154/2024 (women's voluntary military service): a woman may enlist only
+    in the year she turns 18, from 1 January to 30 June, and pays no fine, since nothing
+    obliges her. Whether the year's Plano Geral de Convocação offers it in her
+    municipality is a separate question (:func:`women_plan_allows`).
+    """
+    year = birth_date.year + ENLISTMENT_AGE
+    if today < dt.date(year, 1, 1):
+        return "not_yet"
+    if today <= dt.date(year, 6, 30):
+        return "open"
+    return "closed"
+
+
+def women_plan_allows(year: int, plan_years: object) -> bool | None:
+    """Whether the city's configuration says the year's plan offers women's enlistment.
+
+    ``plan_years`` is the JSM's ``women_enlistment_years`` setting, the years whose Plano
+    Geral de Convocação (Decreto nº 12.154/2024) includes the municipality. ``None``: the
+    city has not said (the citizen is told to ask the Junta, never told yes or no).
+    """
+    if not isinstance(plan_years, list | tuple):
+        return None
+    return year in {y for y in plan_years if isinstance(y, int)}
