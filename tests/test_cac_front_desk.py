@@ -117,3 +117,12 @@ def test_another_city_never_hears_extremas_facts(
     said = [chat.send(MARIA), chat.send(menu), chat.send(question)]
     for answer in said:
         assert not [fact for fact in EXTREMA if fact in answer], answer
+
+
+def test_config_check_knows_the_front_desk_settings() -> None:
+    from civic.config import config_problems
+
+    good = {"departments": {"cac": {"keywords": ["sedese"], "services": SERVICES}}}
+    assert config_problems(good) == []
+    bad = {"departments": {"cac": {"keywords": "sedese", "services": {"iptu": {"quem": "x"}}}}}
+    assert len(config_problems(bad)) == 2
