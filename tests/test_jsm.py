@@ -609,3 +609,10 @@ def test_second_copies_of_the_cdi_and_the_reservist_certificate(
     assert "JSM-2026-000001" in jsm.send("1")
     with storage.reading() as tx:
         assert _data(tx.submission("JSM-2026-000001")) == {"motivo": "segunda_via_reservista"}
+
+
+def test_late_answer_says_women_pay_no_fine(jsm: Chat) -> None:
+    """Decreto 12.154/2024: women's enlistment is voluntary and carries no fine; the
+    triage does not ask anyone's sex, so the late answer says it."""
+    answer = jsm.send("20/08/2004")
+    assert "multa" in answer and "voluntário e nunca tem multa" in answer

@@ -40,7 +40,15 @@ from civic_jsm.answers import (
     WOMEN_TOPIC,
     dynamic_answer,
 )
-from civic_jsm.triage import ASK_BIRTH_DATE, DOCUMENTS, SITE, Refusal, read_birth_date, triage
+from civic_jsm.triage import (
+    ASK_BIRTH_DATE,
+    DOCUMENTS,
+    NAME,
+    SITE,
+    Refusal,
+    read_birth_date,
+    triage,
+)
 
 #: The time zone of "today" when the JSM's configuration has no hours of its own.
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
@@ -60,7 +68,7 @@ STATUS_TOPIC = Topic(
 
 DEPARTMENT = Department(
     slug="jsm",
-    name="Junta do Serviço Militar",
+    name=NAME,
     description="Alistamento militar, certificados e reservistas",
     keywords=(
         "alistamento",
@@ -77,7 +85,7 @@ DEPARTMENT = Department(
         "juramento",
         "bandeira",
     ),
-    greeting="Você está na Junta do Serviço Militar (JSM). Como podemos ajudar?",
+    greeting=f"Você está na {NAME} (JSM). Como podemos ajudar?",
     topics=(
         STATUS_TOPIC,
         Topic(
@@ -85,8 +93,8 @@ DEPARTMENT = Department(
             keywords=("alistamento", "alistar", "como me alisto", "documentos"),
             answer="O alistamento é obrigatório para os homens no ano em que completam 18 "
             "anos, de 1º de janeiro a 30 de junho (para as mulheres, é voluntário). Ele é "
-            f"feito no site oficial do Exército ({SITE}) ou pessoalmente na Junta do "
-            f"Serviço Militar, levando {DOCUMENTS}. Para saber o seu prazo, escolha "
+            f"feito no site oficial do Exército ({SITE}) ou pessoalmente na {NAME}, "
+            f"levando {DOCUMENTS}. Para saber o seu prazo, escolha "
             "*Verificar minha situação*.",
         ),
         Topic(
@@ -157,7 +165,7 @@ def form_submitted(department: Department, form: str) -> str | None:
     if department.slug != DEPARTMENT.slug or form != FORM:
         return None
     return (
-        "A Junta do Serviço Militar vai responder por este WhatsApp para combinar o dia e "
+        f"A {NAME} vai responder por este WhatsApp para combinar o dia e "
         f"o horário. No dia, leve {DOCUMENTS}."
     )
 

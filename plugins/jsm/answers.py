@@ -27,7 +27,7 @@ from typing import Any
 from civic.config import DepartmentConfig
 from civic.values import Answer, Topic
 from civic_jsm.enlistment import ENLISTMENT_AGE, women_plan_allows
-from civic_jsm.triage import DOCUMENTS, SITE, WOMEN_SETTING, fine_date
+from civic_jsm.triage import DOCUMENTS, NAME, SITE, WOMEN_SETTING, fine_date
 
 WOMEN_TOPIC = Topic(
     title="Alistamento feminino (voluntário)",
@@ -112,7 +112,7 @@ def women_answer(today: dt.date, settings: Mapping[str, Any]) -> str:
     if allows is True:
         parts.append(
             f"O plano de {year} prevê o alistamento feminino aqui: ele é feito no site "
-            f"{SITE} ou na Junta do Serviço Militar, levando {DOCUMENTS}."
+            f"{SITE} ou na {NAME}, levando {DOCUMENTS}."
         )
     elif allows is False:
         parts.append(f"O plano de {year} não prevê o alistamento feminino neste município.")
@@ -130,7 +130,7 @@ def lost_answer(_today: dt.date, settings: Mapping[str, Any]) -> str:
         amount = "multa; o valor é informado pela Junta"
     return (
         "Se você perdeu o seu certificado militar (CAM, CDI ou Certificado de Reservista), "
-        "peça a segunda via na Junta do Serviço Militar: escolha *Agendar atendimento* e "
+        f"peça a segunda via na {NAME}: escolha *Agendar atendimento* e "
         f"leve {DOCUMENTS}. O certificado perdido conta como inutilizado e tem {amount} "
         "(Decreto nº 57.654/1966, art. 177)."
     )

@@ -35,6 +35,10 @@ ASK_AGAIN = (
 FOUR_DIGIT_YEAR = (
     "Escreva o ano com 4 dígitos, por exemplo 15/03/2008, para não haver dúvida sobre o século."
 )
+#: The department's name in every text. The official name is "Junta de Serviço Militar"
+#: (issue 10); the switch is this one line, made together with the README's transcript
+#: and the core tests that quote the current name.
+NAME = "Junta do Serviço Militar"
 SITE = "alistamento.eb.mil.br"
 #: The setting listing the years whose plan offers women's enlistment in the city.
 WOMEN_SETTING = "women_enlistment_years"
@@ -155,7 +159,7 @@ def _not_yet(status: Status, today: dt.date, _settings: Mapping[str, Any]) -> st
         "Ainda não é hora de se alistar. O seu período de alistamento será de "
         f"{_day(status.period_start)} a {_day(status.period_end)}, no ano em que você "
         f"{_turns(status, today)} 18 anos. A partir de {_day(status.period_start)}, faça o "
-        f"alistamento no site {SITE} ou na Junta do Serviço Militar."
+        f"alistamento no site {SITE} ou na {NAME}."
     )
 
 
@@ -165,7 +169,7 @@ def _on_time(status: Status, today: dt.date, settings: Mapping[str, Any]) -> str
         f"{_day(status.period_start)} a {_day(status.period_end)}, no ano em que completa "
         f"18 anos. Faça o alistamento até {_day(status.period_end)}:\n"
         f"• pela internet, no site oficial do Exército: {SITE}; ou\n"
-        f"• pessoalmente na Junta do Serviço Militar, levando {DOCUMENTS}.\n"
+        f"• pessoalmente na {NAME}, levando {DOCUMENTS}.\n"
         "No prazo, o alistamento é gratuito."
     )
     if women_plan_allows(today.year, settings.get(WOMEN_SETTING)):
@@ -181,9 +185,10 @@ def _late(status: Status, today: dt.date, settings: Mapping[str, Any]) -> str:
         f"O prazo do seu alistamento terminou em {_day(status.period_end)} (o período foi "
         f"de {_day(status.period_start)} a {_day(status.period_end)}, no ano em que você "
         f"{_turns(status, today)} 18 anos). Se você ainda não se alistou, ainda dá para "
-        f"regularizar: faça o alistamento no site {SITE} ou pessoalmente na Junta do "
-        f"Serviço Militar, levando {DOCUMENTS}. {fine_sentence(settings)} "
-        "Se você já se alistou, desconsidere este aviso."
+        f"regularizar: faça o alistamento no site {SITE} ou pessoalmente na {NAME}, "
+        f"levando {DOCUMENTS}. {fine_sentence(settings)} "
+        "Se você já se alistou, desconsidere este aviso. Para as mulheres, o alistamento é "
+        "voluntário e nunca tem multa (Decreto nº 12.154/2024)."
     )
 
 
@@ -226,4 +231,4 @@ def contact_lines(contacts: Mapping[str, str]) -> str:
         for key, value in contacts.items()
         if isinstance(value, str) and value.strip()
     ]
-    return "\n".join(["Contatos da Junta do Serviço Militar:", *lines]) if lines else ""
+    return "\n".join([f"Contatos da {NAME}:", *lines]) if lines else ""
