@@ -190,6 +190,15 @@ TABLE: list[tuple[str, str]] = [
     ("agendar atendimento na junta do servico militar", "jsm:form"),
     ("exercito", "jsm:department"),
     ("dispensa do exercito", "jsm:answer"),
+    ("comprei um celular na loja do centro e depois de 10 dias parou de funcionar, a loja "
+     "diz que nao pode fazer nada", "procon:answer"),
+    ("boa tarde, preciso de ajuda com o imposto da minha casa", "cac:form"),
+    ("onde tiro a carteira de identidade", "cac:form"),
+    ("preciso de um documento da prefeitura pra comprovar endereço", "cac:form"),
+    ("o vizinho ta com som alto ate de madrugada todo dia", "cac:form"),
+    ("tem um cachorro solto mordendo as pessoas na praça", "cac:form"),
+    ("oi bom dia queria saber se ja posso pegar meu certificado de reservista", "jsm:answer"),
+    ("quero cancelar minha compra", "procon:department"),
     # -- ties: civic asks which department -------------------------------------------
     ("quero fazer uma reclamação", "ask:cac,procon"),
     ("reclamacao", "ask:cac,procon"),

@@ -116,7 +116,8 @@ REQUEST_WORDS = (
     "queixa", "registrar", "buraco", "iluminacao", "lampada", "poste", "lixo", "limpeza",
     "poda", "arvore", "calcada", "asfalto", "esgoto", "bueiro", "mato", "entulho",
     "posto de saude", "postinho", "ubs", "escola", "creche", "onibus", "semaforo", "dengue",
-    "rua",
+    "rua", "barulho", "som alto", "perturbacao do sossego", "animal abandonado",
+    "cachorro solto",
 )  # fmt: skip
 #: The words that route to the CAC; public services are here, so a request about them is
 #: the city's, not a consumer complaint.
@@ -131,6 +132,7 @@ KEYWORDS = (
     "poste", "lixo", "coleta", "entulho", "limpeza", "mato", "terreno baldio", "poda",
     "arvore", "esgoto", "bueiro", "enchente", "dengue", "semaforo", "transito",
     "multa de transito", "alvara", "obra", "vacina", "vacinacao", "consulta", "medico",
+    "barulho", "som alto", "perturbacao do sossego", "animal abandonado", "cachorro solto",
     *(word for _, words in SERVICES.values() for word in words),
 )  # fmt: skip
 

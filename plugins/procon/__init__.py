@@ -161,7 +161,17 @@ DEPARTMENT = Department(
         ),
         Topic(
             title="Prazo para reclamar de defeitos",
-            keywords=("defeito", "estragou", "quebrou", "prazo", "vicio", "garantia"),
+            keywords=(
+                "defeito",
+                "estragou",
+                "quebrou",
+                "prazo",
+                "vicio",
+                "garantia",
+                "parou de funcionar",
+                "nao funciona",
+                "nao liga",
+            ),
             answer="Você tem 30 dias para reclamar de defeitos em produtos e serviços não "
             "duráveis e 90 dias para os duráveis, contados da entrega ou do fim do serviço; "
             "se o defeito é oculto, o prazo começa quando ele aparece. Uma reclamação "
