@@ -616,3 +616,17 @@ def test_late_answer_says_women_pay_no_fine(jsm: Chat) -> None:
     triage does not ask anyone's sex, so the late answer says it."""
     answer = jsm.send("20/08/2004")
     assert "multa" in answer and "voluntário e nunca tem multa" in answer
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("segunda via do cdi", "Qual é o motivo do atendimento?"),
+        ("segunda via do reservista", "Qual é o motivo do atendimento?"),
+        ("perdi meu cdi", "art. 177"),
+        ("mulher pode se alistar?", "Decreto nº 12.154/2024"),
+        ("estou irregular, posso tirar passaporte?", "art. 74"),
+    ],
+)
+def test_the_new_topics_as_citizens_ask(jsm: Chat, message: str, expected: str) -> None:
+    assert expected in jsm.send(message)

@@ -99,7 +99,20 @@ DEPARTMENT = Department(
         ),
         Topic(
             title="Agendar atendimento ou pedir 2ª via de certificado",
-            keywords=("agendar", "agendamento", "segunda via", "2a via", "cam", "presencial"),
+            keywords=(
+                "agendar",
+                "agendamento",
+                "segunda via",
+                "2a via",
+                "cam",
+                "presencial",
+                "segunda via do cdi",
+                "2a via do cdi",
+                "segunda via do reservista",
+                "segunda via do certificado",
+                "2a via do certificado",
+                "segunda via do ci",
+            ),
             form=FORM,
         ),
         Topic(

@@ -31,7 +31,16 @@ from civic_jsm.triage import DOCUMENTS, NAME, SITE, WOMEN_SETTING, fine_date
 
 WOMEN_TOPIC = Topic(
     title="Alistamento feminino (voluntário)",
-    keywords=("mulher", "mulheres", "feminino", "feminina", "alistamento feminino"),
+    keywords=(
+        "mulher",
+        "mulheres",
+        "feminino",
+        "feminina",
+        "alistamento feminino",
+        "mulher pode",
+        "mulheres podem",
+        "sou mulher",
+    ),
     answer="Para as mulheres, o alistamento é voluntário, no ano em que completam 18 anos, "
     "de 1º de janeiro a 30 de junho, sem multa (Decreto nº 12.154/2024).",
 )
@@ -48,6 +57,10 @@ LOST_TOPIC = Topic(
         "perdi meu certificado",
         "perdi o certificado",
         "certificado perdido",
+        "perdi meu",
+        "perdi o",
+        "perdi a",
+        "perdi minha",
     ),
     answer="Certificado perdido conta como inutilizado e tem multa (Decreto nº "
     "57.654/1966, art. 177). Peça a segunda via em *Agendar atendimento*.",
