@@ -270,3 +270,17 @@ def test_a_city_adds_keywords(tmp_path: Path) -> None:
         assert chat.last.department == "cac"
     finally:
         storage.close()
+
+
+def test_a_tie_after_posso_ajudar_is_asked_too(engine: Engine) -> None:
+    """In "Posso ajudar em algo mais?", a sentence that fits two departments is asked
+    about, not answered with "Não entendi"."""
+    chat = Chat(engine, address=f"55359{next(_addresses):08d}")
+    chat.script(MARIA, "qual o horario de funcionamento?")
+    assert chat.state == "offering_help"
+    answer = chat.send("agora quero fazer uma reclamação")
+    assert chat.state == "choosing_department"
+    assert "1. CAC" in answer and "2. PROCON" in answer and "3." not in answer
+    chat.send("CAC")
+    assert chat.last is not None
+    assert (chat.last.department, chat.state) == ("cac", "in_department")
