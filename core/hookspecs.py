@@ -142,7 +142,9 @@ def route_message(
     :param departments: the enabled departments, in menu order (number 1 first).
     :param conversation: the conversation so far.
     :param message: the message read once (``message.folded``, ``message.words``).
-    :return: the slug of the chosen department, or ``None`` when the message does not
+    :return: the slug of the chosen department; a tuple of slugs when the message fits
+        several equally (civic asks the citizen which, with a short question); or ``None``
+        when the message does not
         decide (civic then shows the menu again).
 
     firstresult: stops at the first non-``None`` result.

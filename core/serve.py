@@ -17,6 +17,8 @@ import datetime as dt
 import json
 import logging
 import os
+import re
+import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -147,15 +149,24 @@ def app_from_environment() -> Starlette:
     return create_app(host)
 
 
+_TOKEN = re.compile(r"(hub\.verify_token=|hub\.challenge=)[^&\s\"]+")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per log line (CPFs and phones already masked by the filter)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.name.startswith("uvicorn"):  # URLs: decoded, tokens dropped, then masked
+            from civic import redaction
+
+            message = _TOKEN.sub(r"\1***", urllib.parse.unquote_plus(message))
+            message = redaction.redact_line(message)
         entry = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
         }
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)

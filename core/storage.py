@@ -135,8 +135,14 @@ def to_storage_time(value: dt.datetime) -> dt.datetime:
 
 
 def storable_text(text: str) -> str:
-    """Text as the database can keep it: PostgreSQL refuses NUL characters."""
-    return text.replace("\x00", "\ufffd")
+    """Text as every database can keep it: PostgreSQL refuses NUL characters, and no
+    driver encodes a lone surrogate (what ``json.loads`` makes of ``"\\ud8da"``)."""
+    text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 # -- schema versions ------------------------------------------------------------------
@@ -1161,6 +1167,22 @@ class Transaction:
                 processed_at=now,
             )
         )
+
+    def fail_inbox(self, inbox_id: int, now: dt.datetime, error: str, *, give_up_after: int) -> str:
+        """Count a failed processing; after ``give_up_after`` tries the delivery becomes a
+        dead letter (kept, listed for staff). Returns its status."""
+        attempts = 1 + int(
+            self.conn.execute(
+                sa.select(inbox_t.c.attempts).where(inbox_t.c.id == inbox_id)
+            ).scalar_one()
+        )
+        status = "dead" if attempts >= give_up_after else "received"
+        self.conn.execute(
+            inbox_t.update()
+            .where(inbox_t.c.id == inbox_id)
+            .values(attempts=attempts, status=status, error=storable_text(error)[:2000])
+        )
+        return status
 
     def inbox_item(self, inbox_id: int) -> RowMapping | None:
         return (

@@ -10,6 +10,7 @@ to record (:class:`Happening`) and which hooks to call after the commit
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import zoneinfo
@@ -131,6 +132,7 @@ class Turn:
         self.state = State(row["state"])
         self.department: str | None = row["department"]
         self.context = Context.load(row["context"])
+        self.unseal()
         self.citizen_id: int | None = row["citizen_id"]
         self.citizen_name: str | None = row["citizen_name"]
         self.outgoing: list[Outgoing] = []
@@ -168,12 +170,49 @@ class Turn:
             agent=self.changes.get("agent", self.row["agent"]),
         )
 
+    def unseal(self) -> None:
+        """Open the answers a form sealed because they held a document number."""
+        for form in (self.context.form, self.context.held_form):
+            sealed = form.progress.get("sealed") if form is not None else None
+            if form is None or not isinstance(sealed, str):
+                continue
+            try:
+                form.progress = self.engine.vault.decrypt_json(sealed)
+            except Exception:  # a key rotated away: the answers so far are lost
+                log.warning("conversation %s: sealed form answers unreadable", self.row["id"])
+                form.progress = {}
+
+    def sealed_context(self) -> str:
+        """The context as stored: a form's answers that hold a CPF-looking number are
+        encrypted; the answers held for an attendant keep a masked copy to show."""
+        originals = []
+        for form in (self.context.form, self.context.held_form):
+            if form is None:
+                continue
+            originals.append((form, form.progress))
+            text = json.dumps(form.progress, ensure_ascii=False)
+            if cpf.redact(text) == text:
+                continue
+            sealed: dict[str, Any] = {"sealed": self.engine.vault.encrypt_json(form.progress)}
+            if form is self.context.held_form:
+                answers = form.progress.get("answers")
+                if isinstance(answers, dict):
+                    sealed["answers"] = {
+                        k: cpf.redact(v) if isinstance(v, str) else v for k, v in answers.items()
+                    }
+            form.progress = sealed
+        try:
+            return self.context.dump()
+        finally:
+            for form, progress in originals:
+                form.progress = progress
+
     def values(self) -> dict[str, Any]:
         """The conversation row's new values."""
         values: dict[str, Any] = {
             "state": self.state.value,
             "department": self.department,
-            "context": self.context.dump(),
+            "context": self.sealed_context(),
             "citizen_id": self.citizen_id,
             "citizen_name": self.citizen_name,
             "updated_at": self.now,

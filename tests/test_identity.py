@@ -50,7 +50,9 @@ def test_the_database_holds_no_cpf_in_clear(engine: Engine, storage: Storage) ->
     assert chat.state == State.CHOOSING
     chat.send("2")
     chat.send("quero fazer uma reclamação")
+    chat.send("1")
     chat.send("Loja do João")
+    chat.send(MISTYPED)  # the supplier's document, mistyped
     chat.send("atendente")
     staff.reply(engine, chat.last.conversation_id, "Ana", f"Seu CPF {CPF} confere?")
     staff.close(engine, chat.last.conversation_id, "Ana")
@@ -203,3 +205,32 @@ def test_a_supplier_cpf_in_a_complaint_is_kept_encrypted(engine: Engine, storage
     assert revealed["_citizen_cpf"] == CPF
     with storage.reading() as tx:
         assert [a["action"] for a in tx.audits()] == ["reveal_submission"]
+
+
+def test_answers_of_a_form_in_progress_keep_no_cpf_in_clear(
+    engine: Engine, storage: Storage
+) -> None:
+    """A supplier's CPF typed in a form that is not finished (or left for a person) is
+    sealed in the conversation's context, and shown to the attendant masked."""
+    chat = Chat(engine)
+    chat.script(MARIA, "procon", "1", "1", "Loja do CPF 529.982.247-25", CPF)
+    with storage.reading() as tx:
+        context = tx.conversation(chat.last.conversation_id)["context"]
+    assert CPF not in digits_only(context)
+    chat.send("atendente")
+    info, _ = staff.history(engine, chat.last.conversation_id)
+    assert "***.982.247-**" in str(info["held_form"]) and CPF not in str(info["held_form"])
+    assert [
+        (table, value) for table, value in every_stored_value(storage) if CPF in digits_only(value)
+    ] == []
+
+
+def test_a_form_resumes_from_its_sealed_answers(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.script(MARIA, "procon", "1", "1", "Loja Exemplo")
+    chat.send(CPF)  # the supplier's document: sealed in the context
+    assert chat.state == State.FORM
+    chat.send("atendente")
+    info, _ = staff.history(engine, chat.last.conversation_id)
+    held = info["held_form"]
+    assert held["fornecedor"] == "Loja Exemplo" and held["fornecedor_documento"] == "***.982.247-**"

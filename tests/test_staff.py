@@ -131,6 +131,7 @@ def test_asking_for_a_person_inside_a_form_keeps_the_answers(engine: Engine) -> 
     chat.script(MARIA, "2")
     chat.send("quero fazer uma reclamação")
     assert chat.state == State.FORM
+    chat.send("1")  # the kind of problem
     chat.send("Loja Exemplo")
     chat.send("tem alguém aí?")
     assert chat.state == State.HUMAN

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 Process = Callable[[Host, bytes], Sequence[str]]
 
+#: Processing tries before a delivery that keeps failing becomes a dead letter.
+GIVE_UP_AFTER = 5
+
 
 def store(host: Host, channel: str, body: bytes) -> int:
     """Keep a raw delivery; returns its inbox id."""
@@ -32,12 +35,20 @@ def handle(host: Host, inbox_id: int, body: bytes, process: Process) -> str:
     ``received`` when processing itself failed (tried again later)."""
     try:
         problems = list(process(host, body))
-    except Exception:
-        log.exception("inbox %s: processing failed; it will be tried again", inbox_id)
-        return "received"
-    status = "dead" if problems else "processed"
-    with host.engine.storage.transaction() as tx:
-        tx.mark_inbox(inbox_id, status, host.engine.clock(), "; ".join(problems) or None)
+        status = "dead" if problems else "processed"
+        with host.engine.storage.transaction() as tx:
+            tx.mark_inbox(inbox_id, status, host.engine.clock(), "; ".join(problems) or None)
+    except Exception as exc:
+        log.exception("inbox %s: processing failed", inbox_id)
+        try:
+            with host.engine.storage.transaction() as tx:
+                return tx.fail_inbox(
+                    inbox_id, host.engine.clock(), f"{type(exc).__name__}: {exc!r}",
+                    give_up_after=GIVE_UP_AFTER,
+                )  # fmt: skip
+        except Exception:
+            log.exception("inbox %s: cannot record the failure", inbox_id)
+            return "received"
     if problems:
         log.warning("inbox %s: dead letter: %s", inbox_id, "; ".join(problems))
     return status
@@ -68,8 +79,11 @@ def process_pending(host: Host, channels: Mapping[str, Channel], older_than: dt.
     with host.engine.storage.reading() as tx:
         rows = tx.inbox_items("received", received_before=before, limit=50)
     done = 0
-    for row in rows:
+    for row in rows:  # each on its own: one bad delivery never blocks the others
         channel = channels.get(row["channel"])
         if channel is not None and channel.process is not None:
-            done += handle(host, row["id"], bytes(row["body"]), channel.process) != "received"
+            try:
+                done += handle(host, row["id"], bytes(row["body"]), channel.process) != "received"
+            except Exception:
+                log.exception("inbox %s: processing again failed", row["id"])
     return done

@@ -214,7 +214,7 @@ def _message(body: bytes) -> tuple[str, str]:
     """The text and the client's message id of a JSON body, checked."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise Refused(400, "json") from None
     if not isinstance(data, dict) or not isinstance(data.get("text"), str):
         raise Refused(400, "json")

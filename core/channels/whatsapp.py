@@ -41,12 +41,17 @@ def setting(name: str) -> str:
 
 def problems(host: Host) -> list[str]:
     """Why the channel cannot start: no app secret means no way to check deliveries."""
-    if not setting("APP_SECRET") and not host.development:
-        return [
+    if host.development:
+        return []
+    found = []
+    if not setting("APP_SECRET"):
+        found.append(
             "CIVIC_WHATSAPP_APP_SECRET is not set: deliveries could not be checked "
             "(set it, or start with --dev for development only)"
-        ]
-    return []
+        )
+    if not setting("ACCESS_TOKEN"):
+        found.append("CIVIC_WHATSAPP_ACCESS_TOKEN is not set: replies could not be sent")
+    return found
 
 
 def numbers(host: Host) -> Mapping[str, str]:
@@ -62,8 +67,8 @@ def process(host: Host, body: bytes) -> list[str]:
     Returns the reasons of the parts civic could not understand (a dead letter)."""
     try:
         payload = json.loads(body)
-    except ValueError as exc:
-        return [f"not JSON: {exc}"]
+    except (ValueError, RecursionError) as exc:
+        return [f"not JSON: {type(exc).__name__}"]
     reasons: list[str] = []
     for event in api.parse_delivery(payload):
         if isinstance(event, api.Unreadable):
@@ -92,12 +97,15 @@ def _message(host: Host, event: api.IncomingMessage) -> str | None:
     media = None
     if event.text is None:
         media = Media(kind=event.kind, id=event.media_id, caption=event.caption)
+    now = host.engine.clock()
+    # Meta's clock is trusted only up to ours: a message "from the future" is now.
+    received = min(event.timestamp, now) if event.timestamp else None
     inbound = Inbound(
         channel=NAME,
         address=address[:128],
         text=event.text if event.text is not None else (event.caption or ""),
         channel_message_id=event.message_id[:128],
-        received_at=event.timestamp,
+        received_at=received,
         pinned_department=department,
         channel_data={"account": event.account, "phone": event.phone},
         media=media,
@@ -141,7 +149,7 @@ def routes(host: Host) -> Sequence[Any]:
             return PlainTextResponse("bad signature", status_code=401)
         try:
             json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             log.warning("whatsapp: delivery refused: malformed JSON: %s", exc)
             return PlainTextResponse("malformed JSON", status_code=400)
         inbox_id, status = await host.call(inbox_module.receive, host, NAME, body, process)
