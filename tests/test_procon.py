@@ -23,11 +23,11 @@ NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
 #: A complaint answered right first time: (answer, what the next question asks). The
 #: fridge broke two months after the purchase: no deadline is near (CDC art. 26, §3).
 COMPLAINT = [
-    ("produto com defeito ou serviço mal feito", "nome da loja"),
     ("Magazine Exemplo", "CNPJ (ou CPF) do fornecedor"),
     ("12.ABC.345/01DE-35", "endereço, o site ou o telefone"),
     ("www.magazineexemplo.com.br", "produto ou serviço"),
-    ("Geladeira frost free", "número do pedido"),
+    ("Geladeira frost free", "tipo de problema"),
+    ("produto com defeito ou serviço mal feito", "número do pedido"),
     ("NF 123456", "Em que data foi a compra"),
     ("20/09/2026", "valor pago"),
     ("R$ 2.499,90", "procurou o fornecedor"),
@@ -40,7 +40,7 @@ COMPLAINT = [
     ("Extrema", "Confira suas respostas"),
 ]
 #: Positions in :data:`COMPLAINT`.
-SUPPLIER, CONTACTED, RECEIVED, PROBLEM = 1, 8, 10, 11
+CATEGORY, CONTACTED = 4, 8
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_consumer_rights_answers_name_their_article(procon: Chat) -> None:
 def test_whole_complaint_yields_a_protocol(procon: Chat, storage: Storage) -> None:
     """The form asks what a municipal PROCON needs to notify the supplier; after it, the
     citizen is told what happens next and which documents to keep."""
-    assert "tipo de problema" in procon.send("1")
+    assert "nome da loja" in procon.send("1")
     done = submit(procon, COMPLAINT)
     assert "PROCON-2026-000001" in done
     assert "O que acontece agora" in done and "nota fiscal" in done
@@ -100,12 +100,12 @@ def test_whole_complaint_yields_a_protocol(procon: Chat, storage: Storage) -> No
 @pytest.mark.parametrize(
     ("position", "wrong", "complaint"),
     [
-        (0, "9", "Não encontrei essa opção"),
-        (1, "x", "curta demais"),
-        (2, "12.345.678/0001-00", "dígitos verificadores não conferem"),
-        (2, "123", "14 caracteres"),
-        (3, "x", "pelo menos 3 letras"),
-        (4, "?", "curta demais"),
+        (0, "x", "curta demais"),
+        (1, "12.345.678/0001-00", "dígitos verificadores não conferem"),
+        (1, "123", "14 caracteres"),
+        (2, "x", "pelo menos 3 letras"),
+        (3, "?", "curta demais"),
+        (4, "9", "Não encontrei essa opção"),
         (6, "31/02/2026", "não existe"),
         (6, "01/01/2030", "ainda não chegou"),
         (7, "muito caro", "valor em reais"),
@@ -129,11 +129,11 @@ def test_wrong_answers_are_explained_and_asked_again(
     assert next_question in procon.send(answer)
 
 
-def _until(procon: Chat, position: int, category: str = COMPLAINT[0][0]) -> None:
+def _until(procon: Chat, position: int, category: str = COMPLAINT[CATEGORY][0]) -> None:
+    """Start the form and answer it up to ``position``, choosing ``category``."""
     procon.send("1")
-    procon.send(category)
-    for answer, _ in COMPLAINT[1:position]:
-        procon.send(answer)
+    for index, (answer, _) in enumerate(COMPLAINT[:position]):
+        procon.send(category if index == CATEGORY else answer)
 
 
 def test_a_defect_evident_long_ago_warns_but_never_blocks(procon: Chat) -> None:
@@ -150,10 +150,9 @@ def test_a_defect_evident_long_ago_warns_but_never_blocks(procon: Chat) -> None:
 
 def test_a_late_withdrawal_warns_but_never_blocks(procon: Chat) -> None:
     """CDC art. 49: 8 days after the receipt the 7 days of withdrawal are over."""
-    procon.send("1")
-    procon.send("desistir de uma compra feita fora da loja (internet, telefone, em casa)")
-    for answer, _ in COMPLAINT[1:CONTACTED]:
-        procon.send(answer)
+    _until(
+        procon, CONTACTED, "desistir de uma compra feita fora da loja (internet, telefone, em casa)"
+    )
     procon.send("não")
     reply = procon.send("20/11/2026")  # the 8th day
     assert "art. 49" in reply and "será registrada mesmo assim" in reply
@@ -166,11 +165,11 @@ def test_skip_optional_and_no_supplier_contact(procon: Chat, storage: Storage) -
     charge needs no receipt or problem date (CDC art. 26 does not apply, art. 42)."""
     procon.send("registrar reclamação")
     answers = [
-        ("cobrança indevida ou a mais", "nome da loja"),
         ("Loja do Bairro", "CNPJ"),
         ("pular", "endereço, o site ou o telefone"),
         ("Rua das Flores, 10", "produto"),
-        ("Plano de internet", "número do pedido"),
+        ("Plano de internet", "tipo de problema"),
+        ("cobrança indevida ou a mais", "número do pedido"),
         ("pular", "Em que data foi a compra"),
         ("pular", "valor pago"),
         ("pular", "procurou o fornecedor"),
@@ -254,7 +253,7 @@ def test_only_procon_enabled(storage: Storage, monkeypatch: pytest.MonkeyPatch) 
     # With one department there is no menu: the citizen is in PROCON straight away.
     assert "Você está no PROCON" in answer and "CAC" not in answer
     assert chat.state == State.DEPARTMENT
-    assert "tipo de problema" in chat.send("quero fazer uma reclamação de uma loja")
+    assert "nome da loja" in chat.send("quero fazer uma reclamação de uma loja")
 
 
 def test_voltar_inside_the_form_stays_in_the_form(procon: Chat) -> None:

@@ -58,8 +58,6 @@ LOST_TOPIC = Topic(
         "perdi o certificado",
         "certificado perdido",
         "perdi meu",
-        "perdi o",
-        "perdi a",
         "perdi minha",
     ),
     answer="Certificado perdido conta como inutilizado e tem multa (Decreto nº "
