@@ -630,3 +630,24 @@ def test_late_answer_says_women_pay_no_fine(jsm: Chat) -> None:
 )
 def test_the_new_topics_as_citizens_ask(jsm: Chat, message: str, expected: str) -> None:
     assert expected in jsm.send(message)
+
+
+def test_the_new_settings_are_accepted_by_the_config_file(
+    tmp_path: Path, storage: Storage, set_today: SetToday
+) -> None:
+    """The fines' date, the plan's years (Decreto 12.154/2024) and the EXAR window are
+    written in civic.toml as TOML dates and lists."""
+    path = tmp_path / "civic.toml"
+    path.write_text(
+        "[departments.jsm]\n"
+        'late_fine = "R$ 5,37"\n'
+        "fine_date = 2026-01-01\n"
+        "women_enlistment_years = [2026]\n"
+        "exar = { start = 2026-12-01, end = 2026-12-31 }\n",
+        encoding="utf-8",
+    )
+    chat = Chat(Engine(storage, secret=SECRET, config=load_config(path)))
+    chat.script(MARIA, "3")
+    assert "multa de R$ 5,37 (valor de 01/01/2026)" in chat.send("20/08/2004")
+    assert "de 01/12/2026 a 31/12/2026" in chat.script("sim", "3", "exar")
+    assert "prevê o alistamento feminino aqui" in chat.script("sim", "3", "alistamento feminino")
