@@ -37,7 +37,7 @@ from civic import (
     cli_report,
     cli_serve,
 )
-from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_storage
+from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_engine
 from civic.plugins import PluginLoadError, each_plugin, load_plugins, plugin_infos, pm
 from civic.values import Delivery, Inbound, Outcome
 
@@ -138,21 +138,10 @@ def run(
     """
     import sqlalchemy as sa
 
-    from civic import instance
-    from civic.config import ConfigError, load_config
-    from civic.engine import Engine, InvalidInbound
+    from civic.engine import InvalidInbound
 
-    try:
-        city = load_config(config)
-    except ConfigError as exc:
-        fail("invalid configuration:\n" + "\n".join(exc.problems))
-    storage = open_storage(database_url)
-    try:
-        secret = instance.load_secret()
-        instance.verify_secret(storage, secret)
-        engine = Engine(storage, secret=secret, config=city)
-    except (instance.SecretMismatch, instance.SecretError) as exc:
-        fail(str(exc))
+    engine = open_engine(database_url, config)
+    storage = engine.storage
     if department is not None and engine.registry.get(department) is None:
         available = ", ".join(engine.registry.slugs) or "none"
         fail(f"unknown department {department!r}; available: {available}", code=2)

@@ -10,6 +10,7 @@ import typer
 from civic import instance
 
 if TYPE_CHECKING:  # the database stack is imported when a command opens the database
+    from civic.engine import Engine
     from civic.storage import Storage
 
 DatabaseUrl = Annotated[
@@ -52,6 +53,14 @@ def open_storage(url: str | None) -> Storage:
     except OSError as exc:
         fail(f"cannot create the civic data folder: {exc}")
     return storage
+
+
+def open_engine(database_url: str | None, config: Path | None) -> Engine:
+    """The engine over the instance's database and configuration, or a clear exit."""
+    try:
+        return instance.open_engine(config, database_url)
+    except instance.InstanceError as exc:
+        fail(str(exc))
 
 
 def open_existing_storage(url: str | None) -> Storage:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import enum
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from civic.cli_common import DatabaseUrl, fail
+from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_engine
 
 if TYPE_CHECKING:
     from civic.engine import Engine
@@ -25,16 +24,6 @@ conversations_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        envvar="CIVIC_CONFIG",
-        help="The city's civic.toml (default: built-in settings).",
-        show_default=False,
-    ),
-]
 Agent = Annotated[str, typer.Option("--agent", "-a", help="The attendant's name.")]
 ConversationId = Annotated[
     int, typer.Argument(help="The conversation's number.", min=1, max=2**63 - 1)
@@ -49,27 +38,6 @@ class ListFormat(enum.StrEnum):
 def register(app: typer.Typer) -> None:
     """Add ``civic conversations`` to the main application."""
     app.add_typer(conversations_app, name="conversations")
-
-
-def open_engine(database_url: str | None, config: Path | None) -> Engine:
-    """The engine over the instance's database and configuration, or a clear exit."""
-    from civic import instance
-    from civic.cli_common import open_storage
-    from civic.config import ConfigError, load_config
-    from civic.engine import Engine
-
-    try:
-        city = load_config(config)
-    except ConfigError as exc:
-        fail("invalid configuration:\n" + "\n".join(exc.problems))
-    storage = open_storage(database_url)
-    try:
-        secret = instance.load_secret()
-        instance.verify_secret(storage, secret)
-        return Engine(storage, secret=secret, config=city)
-    except (instance.SecretMismatch, ValueError, OSError) as exc:
-        storage.close()
-        fail(str(exc))
 
 
 def _staff(engine: Engine, action: Any, *args: Any, **kwargs: Any) -> Any:

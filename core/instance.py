@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 if TYPE_CHECKING:
+    from civic.engine import Engine
     from civic.storage import Storage
 
 SECRET_ENV = "CIVIC_SECRET"
@@ -129,3 +130,39 @@ def verify_secret(storage: Storage, secret: bytes) -> None:
                 "this database was set up with a different secret: set CIVIC_SECRET (or "
                 f"{home() / 'secret.key'}) to the secret of the first installation"
             )
+
+
+class InstanceError(RuntimeError):
+    """The instance cannot be opened (configuration, database, secret); the message says
+    why, for the operator."""
+
+
+def open_engine(config_path: str | os.PathLike[str] | None, database_url: str | None) -> Engine:
+    """The engine over this instance: the city's configuration, the database (upgraded),
+    the secret checked against it. Every command and ``civic serve`` open it this way.
+
+    Raises :class:`InstanceError` with a clear message.
+    """
+    from civic.config import ConfigError, load_config
+    from civic.crypto import VaultError
+    from civic.engine import Engine
+    from civic.storage import Storage, StorageError
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise InstanceError("invalid configuration:\n" + "\n".join(exc.problems)) from None
+    try:
+        storage = Storage(database_url or default_database_url())
+        storage.migrate()
+    except StorageError as exc:
+        raise InstanceError(str(exc)) from None
+    except OSError as exc:
+        raise InstanceError(f"cannot create the civic data folder: {exc}") from None
+    try:
+        secret = load_secret()
+        verify_secret(storage, secret)
+        return Engine(storage, secret=secret, config=config)
+    except (SecretError, SecretMismatch, VaultError, OSError) as exc:
+        storage.close()
+        raise InstanceError(str(exc)) from None

@@ -48,23 +48,12 @@ def build_host(
 ) -> Host:
     """The engine over the database and configuration, wrapped for the channels."""
     from civic import instance
-    from civic.config import ConfigError, load_config
-    from civic.engine import Engine
-    from civic.storage import Storage, StorageError
 
     try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        raise ServeError("invalid configuration:\n" + "\n".join(exc.problems)) from None
-    try:
-        storage = Storage(database_url or instance.default_database_url())
-        storage.migrate()
-        secret = instance.load_secret()
-        instance.verify_secret(storage, secret)
-    except (StorageError, instance.SecretError, instance.SecretMismatch, OSError) as exc:
+        engine = instance.open_engine(config_path, database_url)
+    except instance.InstanceError as exc:
         raise ServeError(str(exc)) from None
-    engine = Engine(storage, secret=secret, config=config)
-    return Host(engine=engine, config=config, development=development)
+    return Host(engine=engine, config=engine.config, development=development)
 
 
 def create_app(host: Host, channels: dict[str, Channel] | None = None) -> Starlette:

@@ -21,7 +21,7 @@ import attrs
 from civic import cpf
 from civic.context import Context, SurveyProgress
 from civic.states import WITH_TEAM, State, check_transition
-from civic.turn import Happening, Outgoing
+from civic.turn import Happening, Outgoing, rating_question
 from civic.values import Reply
 
 if TYPE_CHECKING:
@@ -228,6 +228,18 @@ def _run(engine: Engine, conversation_id: int, actor: str, work: Any) -> None:
     )
 
 
+def _require_with_team(action: _Action, agent: str) -> None:
+    """The conversation waits for the team, or is with ``agent`` (not a colleague)."""
+    _require_open(action.row)
+    conversation_id = action.row["id"]
+    if action.state not in WITH_TEAM:
+        raise StaffError(
+            f"conversation {conversation_id} is not with the team (state {action.state.value})"
+        )
+    if action.state is State.AGENT and action.row["agent"] != agent:
+        raise StaffError(f"conversation {conversation_id} is with {action.row['agent']}")
+
+
 def _require_open(row: Any) -> None:
     if row["state"] == State.CLOSED:
         raise StaffError(f"conversation {row['id']} is closed")
@@ -308,13 +320,7 @@ def transfer(
     note = cpf.redact((note or "").strip()[:TEXT_LIMIT]) or None
 
     def work(action: _Action) -> None:
-        _require_open(action.row)
-        if action.state not in WITH_TEAM:
-            raise StaffError(
-                f"conversation {conversation_id} is not with the team (state {action.state.value})"
-            )
-        if action.state is State.AGENT and action.row["agent"] != agent:
-            raise StaffError(f"conversation {conversation_id} is with {action.row['agent']}")
+        _require_with_team(action, agent)
         source = action.row["department"]
         if source == department:
             raise StaffError(f"conversation {conversation_id} is already in {department}")
@@ -360,28 +366,14 @@ def close(engine: Engine, conversation_id: int, agent: str) -> None:
     agent = agent_name(agent)
 
     def work(action: _Action) -> None:
-        _require_open(action.row)
-        if action.state not in WITH_TEAM:
-            raise StaffError(
-                f"conversation {conversation_id} is not with the team (state {action.state.value})"
-            )
-        if action.state is State.AGENT and action.row["agent"] != agent:
-            raise StaffError(f"conversation {conversation_id} is with {action.row['agent']}")
+        _require_with_team(action, agent)
         action.tx.ensure_agent(agent, action.now)
-        survey = engine.config.survey
         action.move(State.RATING)
         action.changes.update(agent=agent, resolved_at=action.now)
         action.context.form = None
         action.context.survey = SurveyProgress()
         action.happened("resolved")
-        action.outgoing.append(
-            Outgoing(
-                Reply(
-                    engine.texts("rating_question", min=survey.scale_min, max=survey.scale_max),
-                    scale=(survey.scale_min, survey.scale_max),
-                )
-            )
-        )
+        action.outgoing.append(Outgoing(rating_question(engine)))
         action.notices.append(("conversation_resolved", {"agent": agent}))
 
     _run(engine, conversation_id, agent, work)

@@ -917,19 +917,20 @@ class Turn:
 
 
 def start_survey(turn: Turn) -> None:
-    """Move to the closing survey and ask for the score (the bot's path and an
-    attendant's close both come here)."""
-    survey = turn.engine.config.survey
+    """Move to the closing survey and ask for the score (the bot's path; an attendant's
+    close asks the same :func:`rating_question`)."""
     turn.move(State.RATING)
     turn.context.form = None
     turn.context.survey = SurveyProgress()
-    turn.outgoing.append(
-        Outgoing(
-            Reply(
-                turn.texts("rating_question", min=survey.scale_min, max=survey.scale_max),
-                scale=(survey.scale_min, survey.scale_max),
-            )
-        )
+    turn.outgoing.append(Outgoing(rating_question(turn.engine)))
+
+
+def rating_question(engine: Engine) -> Reply:
+    """The score question, on the city's scale (channels may offer each score to tap)."""
+    survey = engine.config.survey
+    return Reply(
+        engine.texts("rating_question", min=survey.scale_min, max=survey.scale_max),
+        scale=(survey.scale_min, survey.scale_max),
     )
 
 

@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from civic.channels import Host
 from civic.engine import InvalidInbound
+from civic.same_site import from_same_site, scheme
 from civic.values import Delivery, Inbound
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def routes(host: Host) -> list[Route]:
             token,
             max_age=COOKIE_MAX_AGE,
             path="/",
-            secure=_scheme(request) == "https",
+            secure=scheme(request) == "https",
             httponly=True,
             samesite="lax",
         )
@@ -173,23 +174,9 @@ def _address(request: Request) -> str:
     return "web-" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-def _scheme(request: Request) -> str:
-    """``https`` when the browser used it, also behind a proxy (``X-Forwarded-Proto``)."""
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return forwarded or request.url.scheme
-
-
 def _check_same_site(request: Request) -> None:
     """Refuse a request another site made the browser send."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        raise Refused(403, "cross_site")
-    origin = request.headers.get("origin")
-    if origin is None:
-        return
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
-    own = f"{_scheme(request)}://{host.split(',')[0].strip()}".lower()
-    if origin.lower() != own:
+    if not from_same_site(request):
         raise Refused(403, "cross_site")
 
 

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from civic.channels import Host
+from civic.same_site import from_same_site, scheme
 
 if TYPE_CHECKING:
     from civic.accounts import Account
@@ -292,12 +293,6 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def scheme(request: Request) -> str:
-    """``https`` when the browser used it, also behind a proxy (``X-Forwarded-Proto``)."""
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return forwarded or request.url.scheme
-
-
 def same_token(given: str | None, expected: str) -> bool:
     """Whether ``given`` is the CSRF token, in constant time."""
     return bool(given) and hmac.compare_digest(str(given).encode(), expected.encode())
@@ -306,15 +301,7 @@ def same_token(given: str | None, expected: str) -> bool:
 def check_same_site(request: Request) -> None:
     """Refuse a request another site made the browser send (the cookie is SameSite=Strict
     too; this also covers older browsers)."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        raise Refused(403)
-    origin = request.headers.get("origin")
-    if origin is None:
-        return
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
-    own = f"{scheme(request)}://{host.split(',')[0].strip()}".lower()
-    if origin.lower() != own:
+    if not from_same_site(request):
         raise Refused(403)
 
 
