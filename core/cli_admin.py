@@ -55,8 +55,13 @@ def config_check(
             typer.secho(problem, err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1) from None
     from civic import departments
+    from civic.texts import catalogue_packages, override_problems
 
-    registry = departments.collect(load_plugins(), loaded.departments)
+    manager = load_plugins()
+    registry = departments.collect(manager, loaded.departments)
+    wrong_texts = override_problems(loaded.texts, loaded.locale, catalogue_packages(manager))
+    for problem in wrong_texts:
+        typer.secho(f"{target}: texts.{problem}", err=True, fg=typer.colors.RED)
     unknown = [p for p in registry.problems if p.plugin == "config"]
     for problem in unknown:
         typer.secho(
@@ -77,7 +82,7 @@ def config_check(
             err=True,
             fg=typer.colors.RED,
         )
-    if unknown or wrong_numbers:
+    if unknown or wrong_numbers or wrong_texts:
         raise typer.Exit(code=1)
     enabled = ", ".join(registry.slugs) or "none"
     typer.echo(f"{target}: OK — {loaded.city}; departments: {enabled}")

@@ -143,7 +143,7 @@ class Config:
     city: str = "Casa do Cidadão"
     locale: str = "pt-BR"
     departments: tuple[str, ...] | None = None
-    texts: Mapping[str, str] = attrs.field(factory=dict)
+    texts: Mapping[str, Any] = attrs.field(factory=dict)
     survey: SurveyConfig = attrs.field(factory=SurveyConfig)
     form_max_failures: int = 3
     hours: Hours = attrs.field(factory=Hours)

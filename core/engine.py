@@ -31,17 +31,16 @@ import pluggy
 import sqlalchemy as sa
 
 from civic import cpf, departments
-from civic.config import Config
+from civic.config import Config, ConfigError
 from civic.crypto import Vault, load_vault
 from civic.forms import FormRunner, build_format_checker
 from civic.plugins import load_plugins, notify
 from civic.reading import Reading, read
 from civic.states import State
 from civic.storage import Conflict, Storage, Transaction, to_storage_time, utcnow
-from civic.texts import Texts
+from civic.texts import Texts, catalogue_packages, override_problems
 from civic.turn import Happening, Notice, Outgoing, Turn
 from civic.values import Choice, Conversation, Delivery, Inbound, Media, Outcome, Reply
-from civic.words import AFTER_CLOSE_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,11 @@ class Engine:
         self.pm = manager or load_plugins()
         self.clock = clock or utcnow
         self.vault = vault or load_vault()
-        self.texts = Texts(self.config.locale, self.config.texts)
+        packages = catalogue_packages(self.pm)
+        problems = override_problems(self.config.texts, self.config.locale, packages)
+        if problems:
+            raise ConfigError([f"texts.{problem}" for problem in problems])
+        self.texts = Texts(self.config.locale, self.config.texts, packages)
         checker = build_format_checker(self.pm)
         self.registry = departments.collect(
             self.pm, self.config.departments, frozenset(checker.checkers)
@@ -100,6 +103,9 @@ class Engine:
             if questions
             else None
         )
+        words = self.texts.words
+        #: Said after a conversation closed, these are answered but open no new one.
+        self.after_close_words = words("thanks") | words("close") | words("after_close")
         self.identifies = bool(self.pm.hook.identify_citizen.get_hookimpls())
 
     # -- texts the engine composes ----------------------------------------------------
@@ -161,7 +167,7 @@ class Engine:
                 if seen is not None:
                     return self._replay(tx, seen, inbound), []
             row = tx.open_conversation(inbound.channel, inbound.address)
-            if row is None and reading.folded in AFTER_CLOSE_WORDS:
+            if row is None and reading.folded in self.after_close_words:
                 closed = self._after_close(tx, inbound, reading, now)
                 if closed is not None:
                     return closed, []

@@ -86,6 +86,23 @@ def register_format_checkers(register: Callable[[str, Callable[[Any], bool]], No
 
 
 @hookspec
+def register_texts(register: Callable[[str], None]) -> None:
+    """Register the packages that hold this plugin's citizen-facing texts.
+
+    Called once when an engine (or ``civic config check``) starts.
+
+    :param register: call it with a package name (usually ``__name__``); civic reads the
+        package's ``locales/<locale>/*.json`` catalogues (``pt-BR`` first, then the city's
+        locale). Keys start with the department's slug (``procon.next_steps``); a key under
+        ``<slug>.words.`` holds a list of words. A city overrides any key in
+        ``civic.toml``'s ``[texts]``, and the plugin reads them through the ``texts``
+        argument of its hooks (``texts("procon.next_steps")``, ``texts.words(...)``).
+
+    Collected: every plugin is called; the return value is ignored.
+    """
+
+
+@hookspec
 def register_channels(register: Callable[[Channel], None]) -> None:
     """Register the channels this plugin provides (WhatsApp, a web chat, SMS...).
 

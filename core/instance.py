@@ -163,6 +163,9 @@ def open_engine(config_path: str | os.PathLike[str] | None, database_url: str | 
         secret = load_secret()
         verify_secret(storage, secret)
         return Engine(storage, secret=secret, config=config)
+    except ConfigError as exc:
+        storage.close()
+        raise InstanceError("invalid configuration:\n" + "\n".join(exc.problems)) from None
     except (SecretError, SecretMismatch, VaultError, OSError) as exc:
         storage.close()
         raise InstanceError(str(exc)) from None

@@ -40,13 +40,7 @@ from civic.values import (
     StartForm,
 )
 from civic.words import (
-    CLOSE_WORDS,
-    COMMENT_SKIP_WORDS,
     GLOBAL_WORDS,
-    MENU_WORDS,
-    NO_WORDS,
-    THANKS_WORDS,
-    YES_WORDS,
     wants_person,
 )
 
@@ -287,6 +281,15 @@ class Turn:
         key = f"media_{self.media.kind}"
         return self.texts(key) if key in self.texts.catalog else self.texts("media_other")
 
+    def no_words(self) -> frozenset[str]:
+        """What says "no" to a yes-or-no question: ``words.no`` and the thanks."""
+        return self.texts.words("no") | self.texts.words("thanks")
+
+    def comment_skip_words(self) -> frozenset[str]:
+        """What declines the survey's comment: ``words.comment_skip``, menu and close."""
+        words = self.texts.words
+        return words("comment_skip") | words("menu") | words("close")
+
     def greet(self, first_contact: bool) -> None:
         """The first reply of a conversation: welcome, and the privacy notice for a
         citizen writing from this address for the first time."""
@@ -304,12 +307,12 @@ class Turn:
                 continue
             if entry.name == "protocol" and self.protocol_asked():
                 return "protocol"
-            if entry.name == "close" and folded in CLOSE_WORDS:
+            if entry.name == "close" and folded in self.texts.words("close"):
                 return "close"
             if entry.name == "person" and wants_person(folded, strict=self.state is State.FORM):
                 return "person"
             if entry.name == "menu" and (
-                folded == "menu" if self.state is State.FORM else folded in MENU_WORDS
+                folded == "menu" if self.state is State.FORM else folded in self.texts.words("menu")
             ):
                 return "menu"
         return None
@@ -548,7 +551,7 @@ class Turn:
 
     def choose(self) -> None:
         folded = self.reading.folded
-        if folded in NO_WORDS - {"2"}:  # "nada", "não": nothing more to ask
+        if folded in self.no_words() - {"2"}:  # "nada", "não": nothing more to ask
             self.to_rating()
             return
         slug = self.route()
@@ -608,7 +611,7 @@ class Turn:
         if department is None:  # the department was disabled since
             self.to_menu()
             return
-        if self.reading.folded in THANKS_WORDS:
+        if self.reading.folded in self.texts.words("thanks"):
             self.offer_help()
             return
         action = self.department_action(department)
@@ -776,10 +779,10 @@ class Turn:
     def offering(self) -> None:
         folded = self.reading.folded
         first = folded.split()[0] if folded else ""
-        if folded in YES_WORDS or (first == "sim" and folded not in NO_WORDS):
+        if folded in self.texts.words("yes") or (first == "sim" and folded not in self.no_words()):
             self.to_menu()
             return
-        if folded in NO_WORDS or first == "nao":
+        if folded in self.no_words() or first == "nao":
             self.to_rating()
             return
         slug = self.route()
@@ -810,11 +813,9 @@ class Turn:
             self.rate_score(progress)
         elif progress.step == "questions":
             self.survey_questions(progress)
-        elif folded in YES_WORDS:  # "sim" to "do you want to leave a comment?"
+        elif folded in self.texts.words("yes"):  # "sim" to "do you want to leave a comment?"
             self.say(self.texts("comment_go_ahead"))
-        elif folded in COMMENT_SKIP_WORDS | MENU_WORDS | CLOSE_WORDS or wants_person(
-            folded, strict=True
-        ):
+        elif folded in self.comment_skip_words() or wants_person(folded, strict=True):
             self.finish(None)
         else:
             self.finish(self.reading.redacted.strip()[:4000])
@@ -823,7 +824,7 @@ class Turn:
         """The score question; the score is stored as soon as it is given."""
         survey = self.engine.config.survey
         folded = self.reading.folded
-        if folded in MENU_WORDS and not progress.attempts:
+        if folded in self.texts.words("menu") and not progress.attempts:
             self.context.survey = None  # the citizen wants something else after all
             self.to_menu()
             return
@@ -831,7 +832,8 @@ class Turn:
             self.context.survey = None
             self.to_human("")
             return
-        if folded in THANKS_WORDS | CLOSE_WORDS:  # "obrigado", "tchau": no score, bye
+        # "obrigado", "tchau": no score, bye
+        if folded in self.texts.words("thanks") | self.texts.words("close"):
             self.record(None, declined=True)
             self.finish(None, declined=True)
             return

@@ -1,9 +1,10 @@
 """The words a citizen can type at any point, and which of them wins.
 
-Every set holds folded text (see :func:`civic.text.fold`): lower-case, no accents, no
-punctuation. :data:`GLOBAL_WORDS` is the one ordered table of the commands that work in
-(almost) every state; the engine takes the first entry that matches the message and is
-allowed in the conversation's state.
+The word lists themselves (``words.menu``, ``words.close``, ``words.yes``...) live in the
+catalogue (``civic/locales/pt-BR/words.json``), so a city can extend them in its
+``[texts]``; read them with ``texts.words("menu")``. :data:`GLOBAL_WORDS` is the one
+ordered table of the commands that work in (almost) every state; the engine takes the
+first entry that matches the message and is allowed in the conversation's state.
 """
 
 from __future__ import annotations
@@ -11,29 +12,6 @@ from __future__ import annotations
 import re
 
 import attrs
-
-MENU_WORDS = frozenset({"menu", "voltar", "inicio", "menu principal", "voltar ao menu"})
-CLOSE_WORDS = frozenset(
-    {"encerrar", "sair", "tchau", "finalizar", "fim", "encerrar atendimento", "pode encerrar"}
-)
-THANKS_WORDS = frozenset(
-    {"obrigado", "obrigada", "valeu", "so isso", "era so isso", "ok obrigado", "ok obrigada",
-     "obg", "brigado", "brigada", "muito obrigado", "muito obrigada"}
-)  # fmt: skip
-#: Said after a conversation closed, these are answered but open no new conversation.
-AFTER_CLOSE_WORDS = (
-    THANKS_WORDS | CLOSE_WORDS | {"ok", "okay", "blz", "beleza", "de nada", "valeu obrigado"}
-)
-YES_WORDS = frozenset({"sim", "s", "1", "quero", "claro", "yes", "pode ser", "tenho", "ss"})
-NO_WORDS = frozenset(
-    {"nao", "n", "2", "nao obrigado", "nao obrigada", "so isso", "nada", "era so isso",
-     "nao preciso", "no", "e so isso", *THANKS_WORDS}
-)  # fmt: skip
-COMMENT_SKIP_WORDS = frozenset(
-    {"nao", "n", "pular", "nada", "sem comentario", "sem comentarios", "nao obrigado",
-     "nao obrigada", "nenhum", "nenhuma", "nao tenho", "2", "nao quero comentar",
-     "sem", "nao quero"}
-)  # fmt: skip
 
 # Asking for a person, as people write it: "atendente", "quero falar com uma pessoa",
 # "tem alguém aí?", "me passa pra um humano", "não quero falar com robô". A sentence only

@@ -50,7 +50,7 @@ def test_example_is_valid() -> None:
         ({"hours": {"mon": ["17:00-08:00"]}}, "hours.mon[0]: '17:00-08:00' ends before it starts"),
         ({"hours": {"holidays": ["25/12/2026"]}}, "hours.holidays[0]: '25/12/2026' is not a date"),
         ({"timezone": "Mars/Olympus"}, "timezone: unknown time zone 'Mars/Olympus'"),
-        ({"texts": {"welcome": 3}}, "texts.welcome: 3 is not of type 'string'"),
+        ({"texts": {"welcome": 3}}, "texts.welcome: a text is expected"),
     ],
 )
 def test_problems_name_file_key_and_reason(raw: dict[str, object], problem: str) -> None:
@@ -138,3 +138,39 @@ def test_one_to_five_scale(storage: Storage) -> None:
     with storage.reading() as tx:
         (rating,) = tx.ratings()
     assert (rating["score"], rating["scale_min"], rating["scale_max"]) == (5, 1, 5)
+
+
+def test_a_city_extends_the_words_civic_recognises(storage: Storage) -> None:
+    """``[texts]`` holds word lists too: here "acabou" closes and "beleza" says yes."""
+    config = parse_config(
+        {"texts": {"words.close": ["encerrar", "Acabou!"], "words.yes": ["sim", "beleza"]}}
+    )
+    chat = Chat(Engine(storage, secret=SECRET, config=config))
+    chat.script(MARIA, "1")
+    chat.send("acabou")
+    assert chat.state == State.RATING
+
+
+@pytest.mark.parametrize(
+    ("texts", "problem"),
+    [
+        ({"words.yes": "sim"}, 'texts.words.yes: a list of words is expected, like ["sim", "s"]'),
+        ({"words.yes": [" "]}, "texts.words.yes: the list of words is empty"),
+        ({"words.sim": ["sim"]}, "texts.words.sim: unknown text key"),
+        ({"welcome": ["oi"]}, "texts.welcome: a text is expected"),
+        ({"welcome": "Oi {nome}"}, "texts.welcome: unknown placeholder {nome} (allowed: city)"),
+    ],
+)
+def test_text_overrides_are_checked(texts: dict[str, object], problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config({"texts": texts})
+    assert [line.removeprefix("civic.toml: ") for line in error.value.problems] == [problem]
+
+
+def test_an_unknown_department_text_stops_the_engine(storage: Storage) -> None:
+    """A plugin's key is checked once the plugins are known: a typo is an operator's error,
+    not a silently ignored override."""
+    config = parse_config({"texts": {"procon.no_such_text": "x"}})
+    with pytest.raises(ConfigError) as error:
+        Engine(storage, secret=SECRET, config=config)
+    assert error.value.problems == ["texts.procon.no_such_text: unknown text key"]

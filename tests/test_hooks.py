@@ -299,3 +299,37 @@ def test_hook_register_channels(with_plugin: Callable[[object], Engine]) -> None
     assert channels["sms"].description == "SMS by a local operator"
     assert channels["whatsapp"].sender is not None  # still the built-in channel
     assert {"whatsapp", "webchat", "terminal", "sms"} <= set(channels)
+
+
+def test_hook_register_texts(with_plugin: Callable[[object], Engine], tmp_path: Path) -> None:
+    """A plugin's catalogue joins the core's; a city overrides its keys and its word
+    lists; ``civic config check`` knows the plugin's keys."""
+
+    class Plugin:
+        @hookimpl
+        def register_texts(self, register: Callable[[str], None]) -> None:
+            register("tests.sample_texts")
+
+    engine = with_plugin(Plugin())
+    greeting = engine.texts("ouvidoria.greeting", city="Extrema")
+    assert greeting == "Você está na Ouvidoria de Extrema."
+    assert engine.texts.words("ouvidoria.words.elogio") == {"elogio", "parabens"}
+    assert "welcome" in engine.texts and "words.yes" in engine.texts  # the core's too
+    city = tmp_path / "civic.toml"
+    city.write_text(
+        '[texts]\n"ouvidoria.greeting" = "Ouvidoria: {city}"\n'
+        '"ouvidoria.words.elogio" = ["Parabéns!"]\n"ouvidoria.nope" = "x"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli_app(), ["config", "check", str(city)])
+    assert result.exit_code == 1
+    assert f"{city}: texts.ouvidoria.nope: unknown text key" in result.stderr
+    assert "ouvidoria.greeting" not in result.stderr
+    assert "elogio" not in result.stderr
+
+
+def cli_app() -> typer.Typer:
+    """The civic command line, imported when a test needs it."""
+    from civic.cli import app
+
+    return app

@@ -1,0 +1,1 @@
+"""A plugin package with its own text catalogue, for the ``register_texts`` tests."""
