@@ -59,7 +59,12 @@ def config_check(
 
     manager = load_plugins()
     registry = departments.collect(manager, loaded.departments)
-    wrong_texts = override_problems(loaded.texts, loaded.locale, catalogue_packages(manager))
+    wrong_texts = override_problems(
+        loaded.texts,
+        loaded.locale,
+        catalogue_packages(manager),
+        departments.department_texts(departments.collect(manager)),
+    )
     for problem in wrong_texts:
         typer.secho(f"{target}: texts.{problem}", err=True, fg=typer.colors.RED)
     unknown = [p for p in registry.problems if p.plugin == "config"]

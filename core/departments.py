@@ -11,6 +11,7 @@ import pluggy
 
 from civic.forms import build_format_checker, form_errors
 from civic.plugins import each_plugin
+from civic.texts import Texts
 from civic.values import Department
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,71 @@ def collect(
             problem.reason,
         )
     return registry
+
+
+def department_texts(departments: Iterable[Department]) -> dict[str, str]:
+    """The texts a department's registration holds, as catalogue keys a city overrides.
+
+    ``<slug>.name``, ``<slug>.description``, ``<slug>.greeting``; per topic with a
+    ``key``, ``<slug>.topics.<key>`` (its title) and ``<slug>.topics.<key>.answer``; per
+    form field, ``<slug>.forms.<form>.<field>`` (its question).
+    """
+    found: dict[str, str] = {}
+    for department in departments:
+        slug = department.slug
+        found[f"{slug}.name"] = department.name
+        if department.description:
+            found[f"{slug}.description"] = department.description
+        if department.greeting:
+            found[f"{slug}.greeting"] = department.greeting
+        for topic in department.topics:
+            if topic.key:
+                found[f"{slug}.topics.{topic.key}"] = topic.title
+                if topic.answer:
+                    found[f"{slug}.topics.{topic.key}.answer"] = topic.answer
+        for form, schema in department.forms.items():
+            for field, spec in schema.get("properties", {}).items():
+                if isinstance(spec, dict) and isinstance(spec.get("title"), str):
+                    found[f"{slug}.forms.{form}.{field}"] = spec["title"]
+    return found
+
+
+def localise(department: Department, texts: Texts) -> Department:
+    """``department`` with the texts of :func:`department_texts` taken from ``texts``
+    (the plugin's locale catalogue, then the city's ``[texts]``). Unchanged parts stay
+    the same objects."""
+    slug = department.slug
+
+    def text(key: str, default: str) -> str:
+        found = texts.get(key, default)
+        return default if found is None else found
+
+    topics = []
+    for topic in department.topics:
+        if topic.key:
+            base = f"{slug}.topics.{topic.key}"
+            answer = texts.get(f"{base}.answer", topic.answer) if topic.answer else None
+            changed = attrs.evolve(topic, title=text(base, topic.title), answer=answer)
+            topic = topic if changed == topic else changed
+        topics.append(topic)
+    forms = {}
+    for form, schema in department.forms.items():
+        properties = dict(schema.get("properties", {}))
+        for field, spec in properties.items():
+            key = f"{slug}.forms.{form}.{field}"
+            if isinstance(spec, dict) and key in texts and texts(key) != spec.get("title"):
+                properties[field] = {**spec, "title": texts(key)}
+        changed_schema = {**schema, "properties": properties}
+        forms[form] = schema if changed_schema == schema else changed_schema
+    changed = attrs.evolve(
+        department,
+        name=text(f"{slug}.name", department.name),
+        description=text(f"{slug}.description", department.description),
+        greeting=text(f"{slug}.greeting", department.greeting),
+        topics=tuple(topics),
+        forms=forms,
+    )
+    return department if changed == department else changed
 
 
 class _Recorder:

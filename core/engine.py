@@ -57,6 +57,18 @@ class InvalidInbound(ValueError):
     address too long...); the message says what is wrong."""
 
 
+def city_texts(config: Config, pm: pluggy.PluginManager, registry: departments.Registry) -> Texts:
+    """The city's texts: the core's and plugins' catalogues, the departments' own texts,
+    the city's ``[texts]`` (raises :class:`ConfigError` on an override that cannot be
+    used)."""
+    packages = catalogue_packages(pm)
+    derived = departments.department_texts(registry)
+    problems = override_problems(config.texts, config.locale, packages, derived)
+    if problems:
+        raise ConfigError([f"texts.{problem}" for problem in problems])
+    return Texts(config.locale, config.texts, packages, derived)
+
+
 class Engine:
     """Processes inbound messages and staff actions. Build one per process and reuse it."""
 
@@ -76,15 +88,14 @@ class Engine:
         self.pm = manager or load_plugins()
         self.clock = clock or utcnow
         self.vault = vault or load_vault()
-        packages = catalogue_packages(self.pm)
-        problems = override_problems(self.config.texts, self.config.locale, packages)
-        if problems:
-            raise ConfigError([f"texts.{problem}" for problem in problems])
-        self.texts = Texts(self.config.locale, self.config.texts, packages)
         checker = build_format_checker(self.pm)
         self.registry = departments.collect(
             self.pm, self.config.departments, frozenset(checker.checkers)
         )
+        self.texts = city_texts(self.config, self.pm, self.registry)
+        self.registry.departments = [
+            departments.localise(department, self.texts) for department in self.registry
+        ]
         self.forms: dict[tuple[str, str], FormRunner] = {
             (department.slug, name): FormRunner(
                 name,

@@ -75,6 +75,9 @@ class Texts:
     :param locale: the city's locale; keys it lacks fall back to ``pt-BR``.
     :param overrides: the city's ``[texts]``: a template or a list of words per key.
     :param packages: the plugins' catalogue packages (see the ``register_texts`` hook).
+    :param derived: texts the departments' registrations hold (their names, greetings,
+        topic titles, form questions; see :func:`civic.departments.department_texts`):
+        the catalogues win over them, the city's overrides over both.
     """
 
     def __init__(
@@ -82,10 +85,11 @@ class Texts:
         locale: str = DEFAULT_LOCALE,
         overrides: Mapping[str, Any] | None = None,
         packages: Iterable[str] = (),
+        derived: Mapping[str, str] | None = None,
     ) -> None:
         self.locale = locale
         self.packages = tuple(packages)
-        self.defaults = load_catalog(locale, self.packages)
+        self.defaults = {**(derived or {}), **load_catalog(locale, self.packages)}
         self.catalog: dict[str, Any] = {**self.defaults}
         for key, value in (overrides or {}).items():
             self.catalog[key] = tuple(value) if isinstance(value, list) else value
@@ -155,6 +159,7 @@ def override_problems(
     overrides: Mapping[str, Any],
     locale: str = DEFAULT_LOCALE,
     packages: Iterable[str] | None = None,
+    derived: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Why each of a city's text overrides cannot be used (``[]`` when all can).
 
@@ -162,7 +167,7 @@ def override_problems(
     key of a plugin's namespace (``<slug>.<name>``) is not checked; the engine and
     ``civic config check`` check it again with the installed plugins.
     """
-    defaults = load_catalog(locale, packages or ())
+    defaults = {**(derived or {}), **load_catalog(locale, packages or ())}
     problems = []
     for key, value in overrides.items():
         if key not in defaults:

@@ -43,6 +43,9 @@ class Topic:
     Exactly one of ``answer`` (a free answer), ``form`` (the name of one of the
     department's forms) or ``handover`` (pass the conversation to a human) says what
     choosing it does. ``keywords`` let the citizen reach it without the number.
+
+    ``key`` names the topic in the text catalogue: a city overrides its title with the
+    text ``<slug>.topics.<key>`` and its answer with ``<slug>.topics.<key>.answer``.
     """
 
     title: str
@@ -50,6 +53,7 @@ class Topic:
     answer: str | None = None
     form: str | None = None
     handover: bool = False
+    key: str | None = None
 
 
 @attrs.frozen

@@ -174,3 +174,34 @@ def test_an_unknown_department_text_stops_the_engine(storage: Storage) -> None:
     with pytest.raises(ConfigError) as error:
         Engine(storage, secret=SECRET, config=config)
     assert error.value.problems == ["texts.procon.no_such_text: unknown text key"]
+
+
+def test_a_city_renames_departments_and_rewords_form_questions(storage: Storage) -> None:
+    """What a department registers (its name, greeting, form questions) has catalogue
+    keys too: ``<slug>.name``, ``<slug>.greeting``, ``<slug>.forms.<form>.<field>``."""
+    config = parse_config(
+        {
+            "texts": {
+                "cac.name": "Central de Atendimento",
+                "cac.forms.solicitacao.assunto": "Qual é o assunto?",
+            }
+        }
+    )
+    engine = Engine(storage, secret=SECRET, config=config)
+    chat = Chat(engine)
+    menu = chat.script(MARIA)
+    assert "1. Central de Atendimento" in menu and "1. CAC" not in menu
+    chat.send("1")
+    assert "Qual é o assunto?" in chat.send("quero fazer uma solicitação")
+    procon = engine.registry.get("procon")
+    assert procon is not None and procon.name == "PROCON"  # the others keep theirs
+
+
+def test_department_keys_are_known_to_config_check(tmp_path: Path) -> None:
+    city = tmp_path / "civic.toml"
+    city.write_text('[texts]\n"procon.name" = "Procon Municipal"\n', encoding="utf-8")
+    result = runner.invoke(app, ["config", "check", str(city)])
+    assert result.exit_code == 0, result.stderr
+    city.write_text('[texts]\n"procon.nome" = "Procon Municipal"\n', encoding="utf-8")
+    result = runner.invoke(app, ["config", "check", str(city)])
+    assert result.exit_code == 1 and "texts.procon.nome: unknown text key" in result.stderr
