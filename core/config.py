@@ -21,11 +21,10 @@ from typing import Any
 
 import attrs
 
-from civic.texts import override_problems
+from civic.texts import Texts, override_problems
 
 CONFIG_ENV = "CIVIC_CONFIG"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-WEEKDAY_NAMES_PT = ("segunda", "terça", "quarta", "quinta", "sexta", "sábado", "domingo")
 
 
 class ConfigError(ValueError):
@@ -85,25 +84,12 @@ class Hours:
                     return candidate
         return None
 
-    def describe(self) -> str:
-        """``segunda a sexta, 08:00–17:00`` style summary in Portuguese."""
-        groups: list[tuple[list[int], str]] = []
-        for index, day in enumerate(WEEKDAYS):
-            spans = self.week.get(day)
-            if not spans:
-                continue
-            text = " e ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in spans)
-            if groups and groups[-1][1] == text and groups[-1][0][-1] == index - 1:
-                groups[-1][0].append(index)
-            else:
-                groups.append(([index], text))
-        parts = []
-        for days, text in groups:
-            names = WEEKDAY_NAMES_PT[days[0]]
-            if len(days) > 1:
-                names += f" a {WEEKDAY_NAMES_PT[days[-1]]}"
-            parts.append(f"{names}, {text}")
-        return "; ".join(parts)
+    def describe(self, texts: Texts | None = None) -> str:
+        """The opening hours as Brazilians write them: ``de segunda a sexta, das 8h às
+        12h e das 13h às 17h`` (see :mod:`civic.when`), in ``texts``' words."""
+        from civic.when import describe_week
+
+        return describe_week(self.week, texts or Texts())
 
 
 @attrs.frozen

@@ -39,6 +39,7 @@ from civic.values import (
     Reply,
     StartForm,
 )
+from civic.when import date_text, hour_text
 from civic.words import (
     GLOBAL_WORDS,
     wants_person,
@@ -84,8 +85,8 @@ class Notice:
 
 
 def when(moment: dt.datetime) -> str:
-    """``30/11/2026 às 08:00`` in the moment's own time zone."""
-    return f"{moment:%d/%m/%Y} às {moment:%H:%M}"
+    """``30/11/2026 às 8h`` in the moment's own time zone."""
+    return f"{date_text(moment.date())} às {hour_text(moment.time())}"
 
 
 def looks_like_a_name(reading: Reading) -> bool:
@@ -747,7 +748,7 @@ class Turn:
         self.say(
             self.texts(
                 "handover_closed",
-                hours=hours.describe(),
+                hours=hours.describe(self.texts),
                 next=when(opening) if opening else self.texts("handover_next_unknown"),
             )
         )

@@ -65,7 +65,7 @@ def test_hours_and_contacts_come_from_the_city(storage: Storage) -> None:
         "departments": {"cac": {"contacts": {"phone": "(11) 4000-1234", "address": "Praça 1"}}},
     }
     chat = chat_with(storage, raw)
-    assert "09:00–12:00" in chat.send("que horas abre?")
+    assert "das 9h às 12h" in chat.send("que horas abre?")
     chat.send("sim")
     answer = chat.send("qual o telefone?")
     assert "Telefone: (11) 4000-1234" in answer and "Endereço: Praça 1" in answer

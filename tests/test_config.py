@@ -101,7 +101,9 @@ def test_hours() -> None:
     assert hours.next_opening(christmas) == dt.datetime(
         2026, 12, 28, 8, 0, tzinfo=christmas.astimezone(hours_zone()).tzinfo
     )
-    assert hours.describe() == "segunda, 08:00–12:00 e 13:00–17:00; sexta, 08:00–12:00"
+    assert hours.describe() == (
+        "às segundas, das 8h às 12h e das 13h às 17h; às sextas, das 8h às 12h"
+    )
 
 
 def hours_zone() -> dt.tzinfo:
@@ -117,8 +119,8 @@ def test_out_of_hours_handover_is_honest(storage: Storage) -> None:
     chat.script(MARIA, "1")
     answer = chat.send("atendente")
     assert chat.state == State.HUMAN
-    assert "fora desse horário" in answer and "30/11/2026 às 08:00" in answer
-    assert "segunda, 08:00–12:00 e 13:00–17:00" in answer
+    assert "fora desse horário" in answer and "30/11/2026 às 8h" in answer
+    assert "às segundas, das 8h às 12h e das 13h às 17h" in answer
 
 
 def test_texts_can_be_overridden(storage: Storage) -> None:

@@ -161,7 +161,7 @@ def test_out_of_hours_the_citizen_is_told_the_hours(storage: Storage, clock: Clo
     chat = Chat(engine)
     chat.send(MARIA)
     answer = chat.send("atendente")
-    assert "segunda, 09:00–17:00" in answer and "07/12/2026 às 09:00" in answer
+    assert "às segundas, das 9h às 17h" in answer and "07/12/2026 às 9h" in answer
 
 
 def test_staff_actions_refuse_what_cannot_be_done(engine: Engine) -> None:
