@@ -36,6 +36,7 @@ from civic import (
     cli_keys,
     cli_report,
     cli_serve,
+    cli_texts,
 )
 from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_engine
 from civic.plugins import PluginLoadError, each_plugin, load_plugins, plugin_infos, pm
@@ -322,6 +323,7 @@ cli_keys.register(app)
 cli_conversations.register(app)
 cli_serve.register(app)
 cli_agents.register(app)
+cli_texts.register(app)
 
 
 # -- entry point --------------------------------------------------------------------
