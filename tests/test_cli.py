@@ -65,7 +65,7 @@ def test_text_format_and_blank_lines(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0
     assert "Obrigado, Maria!" in result.stdout
-    assert "Junta do Serviço Militar (JSM)" in result.stdout
+    assert "Junta de Serviço Militar (JSM)" in result.stdout
     assert "Não recebi nenhum texto" not in result.stdout
 
 

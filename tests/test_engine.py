@@ -168,7 +168,7 @@ def test_pinned_department_skips_the_menu(engine: Engine) -> None:
     chat = Chat(engine, pinned="jsm")
     answer = chat.send(MARIA)
     assert chat.state == State.DEPARTMENT and chat.last.department == "jsm"
-    assert "Junta do Serviço Militar" in answer
+    assert "Junta de Serviço Militar" in answer
     chat.script("2", "sim")
     assert chat.last.department == "jsm"  # "more help" goes back to the pinned one
 

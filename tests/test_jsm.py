@@ -60,7 +60,7 @@ def jsm(engine: Engine, set_today: SetToday) -> Chat:
     chat = Chat(engine)
     answer = chat.script(MARIA, "3")
     assert chat.state == State.DEPARTMENT and chat.last.department == "jsm"
-    assert "Junta do Serviço Militar (JSM)" in answer
+    assert "Junta de Serviço Militar (JSM)" in answer
     return chat
 
 
@@ -69,7 +69,7 @@ def jsm(engine: Engine, set_today: SetToday) -> Chat:
 
 def test_menu_item_3_lists_the_jsm_topics(jsm: Chat) -> None:
     answer = jsm.send("menu")
-    assert "3. Junta do Serviço Militar" in answer
+    assert "3. Junta de Serviço Militar" in answer
     answer = jsm.send("3")
     for number, title in enumerate(
         [
@@ -174,7 +174,8 @@ def test_triage_by_birth_date(
         ("11/03/2026", "ainda não chegou"),  # tomorrow
         ("ontem", "dd/mm/aaaa"),
         ("nasci em março", "dia, mês e ano"),
-        ("15/03/08", "ano com 4 dígitos"),
+        ("15/03/208", "ano com 4 dígitos"),
+        ("15/3/8", "ano com 4 dígitos"),
         ("2008", "dia, mês e ano"),
         ("15032008", "dd/mm/aaaa"),
         ("2008-3-15", "dd/mm/aaaa"),
@@ -243,7 +244,7 @@ def test_fine_and_contacts_come_from_the_configuration(
     chat = Chat(Engine(storage, secret=SECRET, config=config))
     answer = chat.script(MARIA, "3", "20/08/2004")
     assert "multa de R$ 5,37" in answer
-    assert "Contatos da Junta do Serviço Militar:" in answer
+    assert "Contatos da Junta de Serviço Militar:" in answer
     assert "Telefone: (35) 3435-0000" in answer and "Endereço: Rua Principal, 100" in answer
     assert "Telefone: (35) 3435-0000" in chat.script("menu", "3", "15/03/2008")
 
@@ -300,7 +301,7 @@ def test_form_refuses_wrong_answers_then_submits(jsm: Chat, storage: Storage) ->
         "periodo": "manha",
     }
     answer = jsm.send("status do protocolo JSM-2026-000001")
-    assert "Protocolo JSM-2026-000001 (Junta do Serviço Militar)" in answer
+    assert "Protocolo JSM-2026-000001 (Junta de Serviço Militar)" in answer
 
 
 def test_form_optional_period_can_be_skipped(jsm: Chat, storage: Storage) -> None:
@@ -433,7 +434,7 @@ def test_dates_typed_as_people_type_them(jsm: Chat, message: str) -> None:
     ("message", "expected"),
     [
         ("31 de fevereiro de 2008", "não existe"),
-        ("15 de março de 08", "ano com 4 dígitos"),
+        ("15 de março de 208", "ano com 4 dígitos"),
         ("15 13 2008", "não existe"),
     ],
 )
@@ -485,7 +486,16 @@ def test_women_enlist_only_in_the_first_half_of_the_year_of_18(
 
 @pytest.mark.parametrize(
     ("setting", "year", "allows"),
-    [(None, 2026, None), ([2026], 2026, True), ([2025], 2026, False), ([], 2026, False)],
+    [
+        (None, 2026, None),
+        ([2026], 2026, True),
+        (["2026"], 2026, True),
+        ([2025, 2027], 2026, False),  # the city listed a later year: it considered 2026
+        ([2026], 2025, False),
+        ([2025], 2026, None),  # nothing said about 2026 yet: ask the Junta, never "no"
+        ([], 2026, None),
+        ([True, "x", 2.5], 2026, None),
+    ],
 )
 def test_the_plan_allows_it_is_a_city_setting(
     setting: object, year: int, allows: bool | None
@@ -513,8 +523,20 @@ def _jsm_with(storage: Storage, **settings: Any) -> Chat:
         (
             dt.date(2026, 7, 1),
             [2026],
-            ["terminou em 30/06/2026", "nascidas em 2009", "plano de 2027 não prevê"],
-            ["multa de"],
+            [
+                "terminou em 30/06/2026",
+                "nascidas em 2009",
+                "Confirme com a Junta se o plano de 2027",
+            ],
+            ["multa de", "não prevê"],
+        ),
+        (dt.date(2026, 7, 1), [2026, 2027], ["O plano de 2027 prevê"], ["não prevê"]),
+        (dt.date(2026, 3, 10), [2025, 2027], ["O plano de 2026 não prevê"], ["Confirme"]),
+        (
+            dt.date(2026, 3, 10),
+            [2025],
+            ["Confirme com a Junta se o plano de 2026"],
+            ["não prevê", "O plano de 2026"],
         ),
         (dt.date(2026, 3, 10), None, ["Confirme com a Junta"], ["O plano de 2026"]),
     ],
@@ -528,7 +550,8 @@ def test_women_topic_from_the_date_and_the_plan(
     absent: list[str],
 ) -> None:
     """Decreto 12.154/2024: the year of 18, 1 January to 30 June, no fine, where the plan
-    of the year allows it (``women_enlistment_years``)."""
+    of the year allows it (``women_enlistment_years``). After 30 June next year's plan is
+    usually not out: a year the city did not list is "confirm", never "not offered"."""
     set_today(today)
     chat = _jsm_with(storage, **({} if setting is None else {"women_enlistment_years": setting}))
     answer = chat.send("alistamento feminino")
@@ -557,13 +580,13 @@ def test_fines_are_configured_and_dated(storage: Storage, set_today: SetToday) -
     assert "multa de R$ 5,37 (valor de 01/01/2026)" in chat.send("20/08/2004")
     answer = chat.script("sim", "3", "perdi meu certificado")
     assert "segunda via" in answer and "art. 177" in answer
-    assert "multa de R$ 26,85 (valor de 01/01/2026)" in answer
+    assert "A multa é de R$ 26,85 (valor de 01/01/2026)." in answer
 
 
 def test_lost_certificate_without_a_configured_fine(jsm: Chat) -> None:
     """Decreto 57.654/1966 (RLSM), art. 177: the value is never hard-coded."""
     answer = jsm.send("perdi meu certificado de reservista")
-    assert "o valor é informado pela Junta" in answer and "R$" not in answer
+    assert "O valor da multa é informado pela Junta." in answer and "R$" not in answer
 
 
 def test_what_a_man_in_debt_cannot_do(jsm: Chat) -> None:

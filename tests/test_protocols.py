@@ -500,7 +500,7 @@ def test_report_outputs_carry_the_protocol_figures(
     assert data["total"]["protocols"]["answered"] == 4
     assert data["total"]["deadline_met_percent"] == 60.0
     assert data["departments"]["cac"] == {"name": "CAC", "deadline_days": 30}
-    assert data["departments"]["jsm"] == {"name": "Junta do Serviço Militar", "deadline_days": None}
+    assert data["departments"]["jsm"] == {"name": "Junta de Serviço Militar", "deadline_days": None}
     assert data["indicators"]["deadline_met"]["label"] == "Respondidos no prazo"
     header = render_csv(report).splitlines()[0]
     assert {"protocols_received", "protocols_closed", "deadline_met"} <= set(header.split(","))
@@ -534,7 +534,7 @@ def test_html_shows_department_names_protocols_and_masked_comments(
     assert [c.department for c in comments] == ["jsm", "cac"]  # newest first
     assert comments[1].text == "Ótimo! Meu CPF é ***.982.247-**, liguem (**) *****-1234."
     page = render_html(report, "Extrema", build_timeline(storage, scope), comments=comments)
-    assert "<td>Junta do Serviço Militar</td>" in page and "<td>jsm</td>" not in page
+    assert "<td>Junta de Serviço Militar</td>" in page and "<td>jsm</td>" not in page
     assert "<td>PROCON</td>" in page and "<td>procon</td>" not in page
     assert "<h2>Protocolos e prazos de resposta</h2>" in page
     assert "<td>3 de 5</td>" in page and "<td>60,0</td>" in page
@@ -543,11 +543,11 @@ def test_html_shows_department_names_protocols_and_masked_comments(
     assert "529.982.247" not in page and "99999-1234" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; demorou" in page and "<script" not in page
     assert "05/03/2026 · CAC" in page
-    assert "06/03/2026 · Junta do Serviço Militar" in page
+    assert "06/03/2026 · Junta de Serviço Militar" in page
     one = ReportScope(department="jsm", timezone="America/Sao_Paulo")
     only_jsm = build_report(storage, one, manager=load_plugins(), now=REPORT_DAY, config=CITY)
     page = render_html(only_jsm, "Extrema", build_timeline(storage, one), comments=[])
-    assert "· Junta do Serviço Militar</p>" in page
+    assert "· Junta de Serviço Militar</p>" in page
     assert "Nenhum comentário no período." in page
     assert "Nenhum departamento declarou prazo" in page  # the JSM declares none
     no_comments = render_html(only_jsm, "Extrema", build_timeline(storage, one))

@@ -33,7 +33,7 @@ STATES = {
     "department": "in_department",
     "ask": "choosing_department",
 }
-NAMES = {"cac": "CAC", "procon": "PROCON", "jsm": "Junta do Serviço Militar"}
+NAMES = {"cac": "CAC", "procon": "PROCON", "jsm": "Junta de Serviço Militar"}
 
 # fmt: off
 TABLE: list[tuple[str, str]] = [

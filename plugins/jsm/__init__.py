@@ -1,19 +1,27 @@
-"""JSM — Junta do Serviço Militar: enlistment information and triage.
+"""JSM — Junta de Serviço Militar: enlistment information and triage.
 
 The chat informs and triages; it does not enlist anyone (that is done at the Army's
 site, alistamento.eb.mil.br, or in person at the Junta). From a birth date the citizen
 types, it tells him whether his enlistment period has opened, is open, or has closed
-(see :mod:`civic_jsm.enlistment` for the rule), with the city's JSM contacts. It also
-takes requests for an in-person appointment (the ``atendimento`` form).
+(see :mod:`civic_jsm.enlistment` for the rule: Lei nº 4.375/1964, art. 5º; Decreto nº
+57.654/1966, art. 41), with the city's JSM contacts. It answers about certificates (CDI,
+CI, second copies, a lost one: Decreto nº 57.654/1966, art. 177), what a man in debt with
+military service cannot do (Lei nº 4.375/1964, art. 74), women's voluntary enlistment
+(Decreto nº 12.154/2024) and the reservists' EXAR, and takes requests for an in-person
+appointment (the ``atendimento`` form).
 
-City settings read from ``civic.toml``::
+Every citizen-facing sentence is in ``locales/pt-BR/jsm.json`` (keys ``jsm.*``), which a
+city overrides in ``civic.toml``'s ``[texts]``; each topic has a ``key``, so its title is
+``jsm.topics.<key>`` and its answer ``jsm.topics.<key>.answer``.
+
+City settings read from ``civic.toml`` (all optional)::
 
     [departments.jsm]
-    late_fine = "R$ 5,37"                 # optional: the late-enlistment fine, as shown
-    lost_certificate_fine = "R$ 26,85"    # optional: the fine for a lost certificate
-    fine_date = 2026-01-01                # optional: the date of those values
+    late_fine = "R$ 5,37"                 # the late-enlistment fine, as shown
+    lost_certificate_fine = "R$ 26,85"    # the fine for a lost certificate
+    fine_date = 2026-01-01                # the date of those values
     women_enlistment_years = [2026]       # years whose plan offers women's enlistment here
-    exar = { start = 2026-12-01, end = 2026-12-31 }  # optional: this year's EXAR window
+    exar = { start = 2026-12-01, end = 2026-12-31 }  # this year's EXAR window
     contacts = { telefone = "(35) 3435-0000", endereco = "Rua ..., Centro" }
 
 Whatever the city has not configured is left unsaid (the citizen is told to ask the
@@ -30,29 +38,21 @@ from civic import Answer, Department, Topic, hookimpl
 from civic.config import DepartmentConfig
 from civic.default_plugins.topics import match_topic
 from civic.forms import load_form
+from civic.reading import Reading
 from civic.texts import Texts
 from civic.values import DepartmentAction
-from civic_jsm.answers import (
-    DEBT_TOPIC,
-    EXEMPTION_TOPIC,
-    LOST_TOPIC,
-    RESERVE_TOPIC,
-    WOMEN_TOPIC,
-    dynamic_answer,
-)
-from civic_jsm.triage import (
-    ASK_BIRTH_DATE,
-    DOCUMENTS,
-    NAME,
-    SITE,
-    Refusal,
-    read_birth_date,
-    triage,
-)
+from civic_jsm.answers import dynamic_answer
+from civic_jsm.dates import read_birth_date
+from civic_jsm.triage import triage
 
+SLUG = "jsm"
+FORM = "atendimento"
 #: The time zone of "today" when the JSM's configuration has no hours of its own.
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
-FORM = "atendimento"
+#: The plugin's own catalogue, as shipped: the registered department's name, greeting,
+#: topic titles and answers are read from it, so no sentence lives in the code. A city's
+#: ``[texts]`` overrides them when the engine localises the department.
+CATALOGUE = Texts(packages=(__name__,))
 
 
 def local_date(now: dt.datetime, timezone: str = DEFAULT_TIMEZONE) -> dt.date:
@@ -60,16 +60,26 @@ def local_date(now: dt.datetime, timezone: str = DEFAULT_TIMEZONE) -> dt.date:
     return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
-STATUS_TOPIC = Topic(
-    title="Verificar minha situação (alistamento)",
-    keywords=("situacao", "verificar", "prazo", "atrasado", "multa", "idade", "nascimento"),
-    answer=ASK_BIRTH_DATE,
-)
+def topic(
+    key: str, keywords: tuple[str, ...] = (), *, form: str | None = None, handover: bool = False
+) -> Topic:
+    """The topic ``key``: its title ``jsm.topics.<key>`` and, when the catalogue has one,
+    its answer ``jsm.topics.<key>.answer``."""
+    base = f"{SLUG}.topics.{key}"
+    return Topic(
+        key=key,
+        title=CATALOGUE(base),
+        keywords=keywords,
+        answer=CATALOGUE.get(f"{base}.answer"),
+        form=form,
+        handover=handover,
+    )
+
 
 DEPARTMENT = Department(
-    slug="jsm",
-    name=NAME,
-    description="Alistamento militar, certificados e reservistas",
+    slug=SLUG,
+    name=CATALOGUE(f"{SLUG}.name"),
+    description=CATALOGUE(f"{SLUG}.description"),
     keywords=(
         "alistamento",
         "alistar",
@@ -85,21 +95,16 @@ DEPARTMENT = Department(
         "juramento",
         "bandeira",
     ),
-    greeting=f"Você está na {NAME} (JSM). Como podemos ajudar?",
+    greeting=CATALOGUE(f"{SLUG}.greeting"),
     topics=(
-        STATUS_TOPIC,
-        Topic(
-            title="Como fazer o alistamento",
-            keywords=("alistamento", "alistar", "como me alisto", "documentos"),
-            answer="O alistamento é obrigatório para os homens no ano em que completam 18 "
-            "anos, de 1º de janeiro a 30 de junho (para as mulheres, é voluntário). Ele é "
-            f"feito no site oficial do Exército ({SITE}) ou pessoalmente na {NAME}, "
-            f"levando {DOCUMENTS}. Para saber o seu prazo, escolha "
-            "*Verificar minha situação*.",
+        topic(
+            "status",
+            ("situacao", "verificar", "prazo", "atrasado", "multa", "idade", "nascimento"),
         ),
-        Topic(
-            title="Agendar atendimento ou pedir 2ª via de certificado",
-            keywords=(
+        topic("how_to_enlist", ("alistamento", "alistar", "como me alisto", "documentos")),
+        topic(
+            "appointment",
+            (
                 "agendar",
                 "agendamento",
                 "segunda via",
@@ -115,30 +120,42 @@ DEPARTMENT = Department(
             ),
             form=FORM,
         ),
-        Topic(
-            title="Certificado de dispensa (CDI)",
-            keywords=("cdi", "dispensa", "certificado de dispensa"),
-            answer="O Certificado de Dispensa de Incorporação (CDI) é o documento de quem "
-            "se alistou e foi dispensado de servir. Ele é entregue depois do Juramento à "
-            "Bandeira. Para pedir atendimento sobre o CDI, escolha *Agendar atendimento*.",
+        topic("cdi", ("cdi", "dispensa", "certificado de dispensa")),
+        topic("flag_oath", ("juramento", "bandeira")),
+        topic("reservists", ("reservista", "reserva", "exar", "apresentacao")),
+        topic(
+            "women",
+            (
+                "mulher",
+                "mulheres",
+                "feminino",
+                "feminina",
+                "alistamento feminino",
+                "mulher pode",
+                "mulheres podem",
+                "sou mulher",
+            ),
         ),
-        Topic(
-            title="Juramento à Bandeira",
-            keywords=("juramento", "bandeira"),
-            answer="O Juramento à Bandeira é a cerimônia em que o dispensado presta o "
-            "compromisso com a Pátria; depois dele, recebe o CDI. A data e o local são "
-            "informados pela Junta.",
+        topic(
+            "lost_certificate",
+            (
+                "perdi",
+                "perdido",
+                "perda",
+                "extraviado",
+                "extraviei",
+                "roubado",
+                "furtado",
+                "perdi meu certificado",
+                "perdi o certificado",
+                "certificado perdido",
+                "perdi meu",
+                "perdi minha",
+            ),
         ),
-        RESERVE_TOPIC,
-        WOMEN_TOPIC,
-        LOST_TOPIC,
-        EXEMPTION_TOPIC,
-        DEBT_TOPIC,
-        Topic(
-            title="Falar com um atendente",
-            keywords=("atendente", "humano"),
-            handover=True,
-        ),
+        topic("exemption", ("isencao", "isento", "certificado de isencao", "deficiencia", "laudo")),
+        topic("debt", ("divida", "irregular", "passaporte", "concurso", "quitacao", "em dia")),
+        topic("attendant", ("atendente", "humano"), handover=True),
     ),
     forms={FORM: load_form(__name__, "atendimento.json")},
     protocol_prefix="JSM",
@@ -152,35 +169,52 @@ def register_departments(register: Callable[[Department], None]) -> None:
 
 
 @hookimpl
+def register_texts(register: Callable[[str], None]) -> None:
+    """The JSM's catalogue: ``locales/<locale>/jsm.json`` in this package."""
+    register(__name__)
+
+
+@hookimpl
 def department_message(
-    department: Department, text: str, texts: Texts, settings: DepartmentConfig, now: dt.datetime
+    department: Department,
+    texts: Texts,
+    settings: DepartmentConfig,
+    message: Reading,
+    now: dt.datetime,
 ) -> DepartmentAction | None:
-    """Triage a birth date, refuse an unusable one, or ask for it; else ``None``."""
-    if department.slug != DEPARTMENT.slug:
+    """Triage a birth date, refuse an unusable one, ask for it, or answer a topic whose
+    answer depends on the settings or the date; else ``None`` (the topics plugin answers).
+
+    ``department`` is the localised department: its topics are told apart by ``key``.
+    """
+    if department.slug != SLUG:
         return None
-    found = read_birth_date(text, texts)
+    today = local_date(now, _timezone(settings))
+    found = read_birth_date(message, today, texts)
     if isinstance(found, dt.date):
-        return triage(found, local_date(now, _timezone(settings)), settings)
-    if isinstance(found, Refusal):
-        return Answer(found.text)
-    topic = match_topic(department, text)
-    if topic is not None and topic.title == STATUS_TOPIC.title:
+        return triage(found, today, settings, texts)
+    if found is not None:
+        return Answer(texts(found.key, **found.values))
+    chosen = match_topic(department, message.text, message.folded)
+    if chosen is None:
+        return None
+    if chosen.key == "status":
         # Not done: the citizen stays in the department to type the date.
-        return Answer(ASK_BIRTH_DATE)
-    if topic is not None:
-        return dynamic_answer(topic, local_date(now, _timezone(settings)), settings)
-    return None
+        return Answer(chosen.answer or "")
+    return dynamic_answer(chosen, today, settings, texts)
 
 
 @hookimpl
 def form_submitted(department: Department, form: str) -> str | None:
-    """After an appointment request: how the Junta answers and what to bring."""
-    if department.slug != DEPARTMENT.slug or form != FORM:
+    """After an appointment request: how the Junta answers and what to bring.
+
+    The ``form_submitted`` hook receives no ``texts`` yet, so this sentence is the
+    catalogue's as shipped (``jsm.appointment_requested``): a city's override of it is
+    accepted by ``civic config check`` but not said until the core passes ``texts`` here.
+    """
+    if department.slug != SLUG or form != FORM:
         return None
-    return (
-        f"A {NAME} vai responder por este WhatsApp para combinar o dia e "
-        f"o horário. No dia, leve {DOCUMENTS}."
-    )
+    return CATALOGUE("jsm.appointment_requested", documents=CATALOGUE("jsm.documents"))
 
 
 def _timezone(settings: DepartmentConfig) -> str:

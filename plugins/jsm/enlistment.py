@@ -117,9 +117,26 @@ def women_plan_allows(year: int, plan_years: object) -> bool | None:
     """Whether the city's configuration says the year's plan offers women's enlistment.
 
     ``plan_years`` is the JSM's ``women_enlistment_years`` setting, the years whose Plano
-    Geral de Convocação (Decreto nº 12.154/2024) includes the municipality. ``None``: the
-    city has not said (the citizen is told to ask the Junta, never told yes or no).
+    Geral de Convocação (Decreto nº 12.154/2024) includes the municipality (integers, or
+    digits as text). ``True``: ``year`` is listed. ``False``: it is not, and the city
+    listed a later year, so it has considered this one. ``None``: the city has not said
+    (no list, an empty one, or ``year`` after every listed year, as when next year's plan
+    is not out or the list was not updated): the citizen is told to ask the Junta, never
+    told no, since a woman may enlist only in the one year she turns 18.
     """
     if not isinstance(plan_years, list | tuple):
         return None
-    return year in {y for y in plan_years if isinstance(y, int)}
+    years = {_year(value) for value in plan_years} - {None}
+    if year in years:
+        return True
+    if any(listed > year for listed in years if listed is not None):
+        return False
+    return None
+
+
+def _year(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
+        return int(value.strip())
+    return None
