@@ -213,6 +213,8 @@ def form_submitted(
     protocol: str,
     conversation: Conversation,
     now: dt.datetime,
+    texts: Texts,
+    settings: DepartmentConfig,
 ) -> str | None:
     """React to a form the citizen confirmed: notify a team, call another system...
 
@@ -225,6 +227,9 @@ def form_submitted(
     :param protocol: the protocol number given to the citizen.
     :param conversation: the conversation.
     :param now: the time of the message that confirmed the form.
+    :param texts: the city's citizen-facing texts (say your sentence through them, so a
+        city can reword it).
+    :param settings: the department's section of the city's configuration.
     :return: an optional sentence to add to the confirmation the citizen receives.
 
     Collected: every plugin is called; non-``None`` texts are all shown.

@@ -721,6 +721,8 @@ class Turn:
             protocol=protocol,
             conversation=self.snapshot(),
             now=self.now,
+            texts=self.texts,
+            settings=self.engine.config.for_department(department.slug),
         )
         for extra in extras or []:
             if isinstance(extra, str) and extra:

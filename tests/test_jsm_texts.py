@@ -318,11 +318,6 @@ def test_a_citys_overrides_change_the_answers(storage: Storage, at_noon: dt.date
     assert "No prazo" not in chat.script("sim", "3", "nasci em 15 mar 2008")  # not a month
 
 
-@pytest.mark.xfail(
-    reason="core: the form_submitted hook receives no texts, so the JSM says its shipped "
-    "sentence after a form (jsm.appointment_requested)",
-    strict=True,
-)
 def test_a_citys_override_of_the_sentence_after_a_form(
     storage: Storage, at_noon: dt.datetime
 ) -> None:

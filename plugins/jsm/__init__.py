@@ -205,16 +205,11 @@ def department_message(
 
 
 @hookimpl
-def form_submitted(department: Department, form: str) -> str | None:
-    """After an appointment request: how the Junta answers and what to bring.
-
-    The ``form_submitted`` hook receives no ``texts`` yet, so this sentence is the
-    catalogue's as shipped (``jsm.appointment_requested``): a city's override of it is
-    accepted by ``civic config check`` but not said until the core passes ``texts`` here.
-    """
+def form_submitted(department: Department, form: str, texts: Texts) -> str | None:
+    """After an appointment request: how the Junta answers and what to bring."""
     if department.slug != SLUG or form != FORM:
         return None
-    return CATALOGUE("jsm.appointment_requested", documents=CATALOGUE("jsm.documents"))
+    return texts("jsm.appointment_requested", documents=texts("jsm.documents"))
 
 
 def _timezone(settings: DepartmentConfig) -> str:
