@@ -71,7 +71,7 @@ def test_whole_complaint_yields_a_protocol(procon: Chat, storage: Storage) -> No
     assert "nome da loja" in procon.send("1")
     done = submit(procon, COMPLAINT)
     assert "PROCON-2026-000001" in done
-    assert "O que acontece agora" in done and "nota fiscal" in done
+    assert "O que acontece agora" in done and "Guarde: a nota fiscal" in done
     assert "Atenção" not in done
     assert procon.state == State.OFFERING
     with storage.reading() as tx:
@@ -144,7 +144,7 @@ def test_a_defect_evident_long_ago_warns_but_never_blocks(procon: Chat) -> None:
     procon.send("01/06/2026")
     reply = procon.send("29/08/2026")  # 91 days before 28/11/2026
     assert "art. 26" in reply and "será registrada mesmo assim" in reply
-    assert "equipe do PROCON vai analisar os prazos" in reply
+    assert "a equipe vai analisar os prazos" in reply
     assert "Conte o que aconteceu" in reply
 
 
@@ -385,7 +385,7 @@ def test_warnings_only_when_a_rule_plainly_applies(
         assert message is None
     else:
         assert message is not None and article in message
-        assert "equipe do PROCON vai analisar os prazos" in message
+        assert "a equipe vai analisar os prazos" in message
 
 
 def test_supplier_has_30_days_to_fix(procon: Chat) -> None:

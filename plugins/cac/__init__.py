@@ -7,6 +7,7 @@ with an address or reference point. A fact the city did not configure is not sta
 
     [departments.cac]
     keywords = ["sedese"]                 # extra words that route here (any department)
+    deadline_days = 15                    # said when a request is taken
 
     [departments.cac.contacts]
     phone = "(35) 3435-0000"
@@ -23,6 +24,10 @@ with an address or reference point. A fact the city did not configure is not sta
 
 A service without a section is taken as a request: the form asks the subject, a
 description with an address or reference point and how to answer.
+
+Every sentence is a key of ``locales/pt-BR/cac.json`` (``cac.service.who``...), read
+through the ``texts`` of the hooks, so a city rewords any of them in ``[texts]``; the
+topics' titles are ``cac.topics.<key>`` (see :func:`civic.departments.department_texts`).
 """
 
 from __future__ import annotations
@@ -36,80 +41,85 @@ from civic.default_plugins.topics import match_topic
 from civic.forms import load_form
 from civic.reading import Reading
 from civic.text import contains_keyword
+from civic.texts import Texts
 from civic.values import Answer, DepartmentAction, StartForm
 
-#: The front desk's services: key in ``[departments.cac.services]``, title, keywords.
-SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "iptu": (
-        "Segunda via do IPTU e de outros tributos",
-        (
+#: The request form.
+FORM = "solicitacao"
+#: The keys of the topics besides the services: the city's copies are told apart by them.
+REQUEST, HOURS, CONTACTS, HUMAN = "request", "hours", "contacts", "human"
+
+#: The front desk's services; a topic's key is its section in ``[departments.cac.services]``.
+SERVICE_TOPICS = (
+    Topic(
+        key="iptu",
+        title="Segunda via do IPTU e de outros tributos",
+        keywords=(
             "iptu", "ipt", "iptu 2026", "carne", "carne do iptu", "boleto do iptu",
             "guia do iptu", "imposto", "imposto predial", "taxa", "tributo", "tributos",
             "divida ativa", "parcelar", "parcelamento",
         ),
     ),
-    "certidoes": (
-        "Certidões (negativa de débitos e outras)",
-        (
+    Topic(
+        key="certidoes",
+        title="Certidões (negativa de débitos e outras)",
+        keywords=(
             "certidao", "certidoes", "sertidao", "certidao negativa", "nada consta",
             "negativa de debito", "negativa de debitos", "cnd", "declaracao",
         ),
     ),
-    "agendamento": (
-        "Agendar atendimento presencial (documentos)",
-        (
+    Topic(
+        key="agendamento",
+        title="Agendar atendimento presencial (documentos)",
+        keywords=(
             "agendar", "agendamento", "agenda", "marcar", "marcar horario", "horario marcado",
             "atendimento presencial", "rg", "identidade", "carteira de identidade",
             "carteira de trabalho", "ctps", "segunda via do rg", "documento", "documentos",
         ),
     ),
-    "assistencia_social": (
-        "Assistência social (CRAS, CadÚnico, benefícios)",
-        (
+    Topic(
+        key="assistencia_social",
+        title="Assistência social (CRAS, CadÚnico, benefícios)",
+        keywords=(
             "assistencia social", "assistente social", "cras", "creas", "cadunico",
             "cad unico", "cadastro unico", "bolsa familia", "cesta basica",
             "auxilio", "beneficio", "bpc", "loas", "passando necessidade", "ajuda social",
         ),
     ),
-}  # fmt: skip
+)  # fmt: skip
+SERVICES = frozenset(topic.key for topic in SERVICE_TOPICS)
 
-#: How the parts of a configured service are said, in this order.
+#: How the parts of a configured service are said, in this order: the setting, its text.
 SERVICE_PARTS = (
-    ("who", "Quem cuida: {}."),
-    ("where", "Onde: {}."),
-    ("when", "Quando: {}."),
-    ("how", "Como: {}."),
-    ("how_long", "Prazo: {}."),
-    ("site", "Pela internet: {}"),
+    ("who", "cac.service.who"),
+    ("where", "cac.service.where"),
+    ("when", "cac.service.when"),
+    ("how", "cac.service.how"),
+    ("how_long", "cac.service.how_long"),
+    ("site", "cac.service.site"),
 )
-#: How configured contacts are said (other keys are shown capitalised).
+#: The labels of configured contacts (other keys are shown capitalised).
 CONTACT_LABELS = {
-    "address": "Endereço",
-    "endereco": "Endereço",
-    "phone": "Telefone",
-    "telefone": "Telefone",
-    "whatsapp": "WhatsApp",
-    "email": "E-mail",
-    "site": "Site",
+    "address": "cac.contact.address",
+    "endereco": "cac.contact.address",
+    "phone": "cac.contact.phone",
+    "telefone": "cac.contact.phone",
+    "whatsapp": "cac.contact.whatsapp",
+    "email": "cac.contact.email",
+    "site": "cac.contact.site",
 }
-NOT_CONFIGURED = (
-    'Essa informação ainda não foi cadastrada aqui. Digite "atendente" para perguntar '
-    'à equipe ou "menu" para voltar.'
-)
+#: The longest answer deadline said to a citizen, in days: ``civic report`` refuses a
+#: longer one (``civic.report.DEADLINE_LIMIT``, not imported: it loads the storage).
+DEADLINE_LIMIT = 3650
 
 HOURS_WORDS = (
     "horario", "abre", "abrem", "fecha", "fecham", "funciona", "funcionamento", "aberto",
     "que horas", "sabado", "domingo", "feriado", "expediente",
 )  # fmt: skip
-HOURS = Topic(title="Horário de atendimento", keywords=HOURS_WORDS)
 CONTACT_WORDS = (
     "endereco", "onde fica", "local", "telefone", "contato", "ligar", "numero de telefone",
     "whatsapp", "email", "como chego", "localizacao",
 )  # fmt: skip
-CONTACTS = Topic(title="Endereço e telefone", keywords=CONTACT_WORDS)
-SERVICE_TOPICS = {
-    key: Topic(title=title, keywords=words) for key, (title, words) in SERVICES.items()
-}
 #: A request about the city's services: the words of the request form's topic.
 REQUEST_WORDS = (
     "solicitacao", "solicitar", "pedido", "pedir", "reclamacao", "reclamar", "denuncia",
@@ -133,7 +143,7 @@ KEYWORDS = (
     "arvore", "esgoto", "bueiro", "enchente", "dengue", "semaforo", "transito",
     "multa de transito", "alvara", "obra", "vacina", "vacinacao", "consulta", "medico",
     "barulho", "som alto", "perturbacao do sossego", "animal abandonado", "cachorro solto",
-    *(word for _, words in SERVICES.values() for word in words),
+    *(word for topic in SERVICE_TOPICS for word in topic.keywords),
 )  # fmt: skip
 
 DEPARTMENT = Department(
@@ -144,20 +154,22 @@ DEPARTMENT = Department(
     greeting="Você está no CAC — Centro de Atendimento ao Cidadão. Como podemos ajudar?",
     topics=(
         Topic(
+            key=REQUEST,
             title="Fazer uma solicitação ou reclamação (rua, iluminação, lixo, saúde...)",
             keywords=REQUEST_WORDS,
-            form="solicitacao",
+            form=FORM,
         ),
-        *SERVICE_TOPICS.values(),
-        HOURS,
-        CONTACTS,
+        *SERVICE_TOPICS,
+        Topic(key=HOURS, title="Horário de atendimento", keywords=HOURS_WORDS),
+        Topic(key=CONTACTS, title="Endereço e telefone", keywords=CONTACT_WORDS),
         Topic(
+            key=HUMAN,
             title="Falar com um atendente",
             keywords=("atendente", "humano"),
             handover=True,
         ),
     ),
-    forms={"solicitacao": load_form(__name__, "solicitacao.json")},
+    forms={FORM: load_form(__name__, "solicitacao.json")},
     protocol_prefix="CAC",
     order=10,
 )
@@ -169,65 +181,95 @@ def register_departments(register: Callable[[Department], None]) -> None:
 
 
 @hookimpl
+def register_texts(register: Callable[[str], None]) -> None:
+    register(__name__)
+
+
+@hookimpl
 def department_message(
-    department: Department, settings: DepartmentConfig, message: Reading
+    department: Department, settings: DepartmentConfig, message: Reading, texts: Texts
 ) -> DepartmentAction | None:
-    """The front desk's answers from the city's configuration; other topics are left to
-    the built-in ``topics`` plugin (the request form, a person)."""
+    """The front desk's answers from the city's configuration; the other topics (a
+    person) are left to the built-in ``topics`` plugin.
+
+    ``department`` is the city's copy (its topics retitled by ``[texts]``): topics are
+    told apart by their ``key``.
+    """
     if department.slug != DEPARTMENT.slug:
         return None
-    topic = service_topic(message) or match_topic(department, message.text, message.folded)
-    if topic is HOURS:
-        return Answer(text=hours_answer(settings), done=True)
-    if topic is CONTACTS:
-        return Answer(text=contacts_answer(settings), done=True)
-    for key, service in SERVICE_TOPICS.items():
-        if topic is service:
-            text = service_answer(key, settings)
-            return Answer(text=text, done=True) if text else StartForm(form="solicitacao")
+    topic = service_topic(department, message) or match_topic(
+        department, message.text, message.folded
+    )
+    if topic is None:
+        return None
+    if topic.key == HOURS:
+        return Answer(text=hours_answer(settings, texts), done=True)
+    if topic.key == CONTACTS:
+        return Answer(text=contacts_answer(settings, texts), done=True)
+    if topic.key in SERVICES:
+        text = service_answer(topic, settings, texts)
+        if text:
+            return Answer(text=text, done=True)
+    if topic.key in SERVICES or topic.key == REQUEST:
+        return StartForm(form=FORM, text=deadline_answer(department, settings, texts) or "")
     return None
 
 
-def service_topic(message: Reading) -> Topic | None:
+def service_topic(department: Department, message: Reading) -> Topic | None:
     """The front-desk service the message names, before any other topic: "onde fica o
     CRAS" is about social assistance, not the CAC's address."""
-    scores = {
-        key: sum(contains_keyword(message.folded, word) for word in topic.keywords)
-        for key, topic in SERVICE_TOPICS.items()
-    }
-    best = max(scores.values())
-    winners = [key for key, points in scores.items() if points == best]
-    return SERVICE_TOPICS[winners[0]] if best and len(winners) == 1 else None
+    services = [topic for topic in department.topics if topic.key in SERVICES]
+    scores = [
+        sum(contains_keyword(message.folded, word) for word in topic.keywords) for topic in services
+    ]
+    best = max(scores, default=0)
+    return services[scores.index(best)] if best and scores.count(best) == 1 else None
 
 
-def hours_answer(settings: DepartmentConfig) -> str:
+def hours_answer(settings: DepartmentConfig, texts: Texts) -> str:
     """When the team answers, as the city configured it; nothing invented."""
     if settings.hours is None or settings.hours.always_open:
-        return NOT_CONFIGURED
-    return (
-        f"Atendimento: {settings.hours.describe()}. Por aqui, você pode mandar mensagem a "
-        "qualquer hora: a equipe responde no horário de atendimento."
-    )
+        return texts("cac.not_configured")
+    return texts("cac.hours", hours=settings.hours.describe())
 
 
-def contacts_answer(settings: DepartmentConfig) -> str:
+def contacts_answer(settings: DepartmentConfig, texts: Texts) -> str:
     """The contacts the city configured, one a line."""
     lines = [
-        f"{CONTACT_LABELS.get(key, key.capitalize())}: {value}"
+        texts("cac.contact_line", label=contact_label(key, texts), value=value)
         for key, value in settings.contacts.items()
         if value
     ]
-    return "\n".join(lines) if lines else NOT_CONFIGURED
+    return "\n".join(lines) if lines else texts("cac.not_configured")
 
 
-def service_answer(key: str, settings: DepartmentConfig) -> str | None:
-    """A front-desk service as the city configured it; ``None`` when it did not."""
+def contact_label(key: str, texts: Texts) -> str:
+    """``Telefone`` for ``phone``; a key of the city's own (``instagram``) capitalised."""
+    label = CONTACT_LABELS.get(key.lower())
+    return texts(label) if label else key.capitalize()
+
+
+def service_answer(topic: Topic, settings: DepartmentConfig, texts: Texts) -> str | None:
+    """A front-desk service as the city configured it, under the topic's (city's) title;
+    ``None`` when it did not."""
     services = settings.settings.get("services")
-    section: Any = services.get(key) if isinstance(services, Mapping) else None
+    section: Any = services.get(topic.key) if isinstance(services, Mapping) else None
     if not isinstance(section, Mapping):
         return None
-    parts = [text.format(section[name]) for name, text in SERVICE_PARTS if section.get(name)]
+    parts = [
+        texts(key, **{name: section[name]}) for name, key in SERVICE_PARTS if section.get(name)
+    ]
     if not parts:
         return None
-    title = SERVICES[key][0]
-    return f"*{title}*\n" + "\n".join(parts)
+    return "\n".join([texts("cac.service.title", title=topic.title), *parts])
+
+
+def deadline_answer(department: Department, settings: DepartmentConfig, texts: Texts) -> str | None:
+    """The request's answer deadline, when the city declared one (``[departments.cac]
+    deadline_days``, as the reports count it, Lei 13.460/2017 art. 23); else ``None``."""
+    days: Any = settings.settings.get("deadline_days", department.deadline_days)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= DEADLINE_LIMIT:
+        return None
+    if days == 1:
+        return texts("cac.request.deadline_one")
+    return texts("cac.request.deadline", days=days)

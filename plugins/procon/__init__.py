@@ -7,6 +7,10 @@ complaint through a form that yields a protocol number. The form asks what a mun
 PROCON needs to notify the supplier. When a CDC deadline has plainly passed the form says
 so and never blocks: the analysis of deadlines belongs to the PROCON staff (see
 :mod:`civic_procon.deadlines` for the rules and their sources).
+
+Every sentence is a key of ``locales/pt-BR/procon.json`` (``procon.next_steps``...), so
+a city rewords any of them in ``[texts]``; the topics' titles are
+``procon.topics.<key>`` (see :func:`civic.departments.department_texts`).
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ from typing import Any
 
 from civic import Department, Topic, hookimpl
 from civic.forms import load_form
+from civic.texts import Texts
 from civic_procon.deadlines import damage_passed, defect_passed, withdrawal_passed
 
 FORM = "reclamacao"
-#: The closing sentence of every warning: the citizen is informed, never discouraged.
-REGISTERED_ANYWAY = (
-    "Sua reclamação será registrada mesmo assim: a equipe do PROCON vai analisar os prazos "
-    "do seu caso."
-)
+
+#: The texts as this plugin ships them (pt-BR), before any city's ``[texts]``: the
+#: defaults the topics' answers are registered with. The form's warnings and the
+#: confirmation say them too while the core gives those no ``texts`` (a city's override
+#: of ``procon.warnings.*``, ``procon.next_steps`` or ``procon.keep_documents`` waits
+#: for it).
+SHIPPED = Texts(packages=(__name__,))
 
 
 def _date(value: Any) -> dt.date | None:
@@ -34,7 +41,15 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def receipt_warning(value: Any, answers: Mapping[str, Any], today: dt.date) -> str | None:
+def _warning(key: str, texts: Texts) -> str:
+    """A deadline warning and its closing sentence: the citizen is informed, never
+    discouraged."""
+    return f"{texts(key)} {texts('procon.warnings.registered_anyway')}"
+
+
+def receipt_warning(
+    value: Any, answers: Mapping[str, Any], today: dt.date, texts: Texts = SHIPPED
+) -> str | None:
     """Withdrawal asked more than 7 days after the receipt (CDC art. 49); else ``None``.
 
     Only for the *arrependimento* category, the one case where the rule plainly applies.
@@ -44,14 +59,12 @@ def receipt_warning(value: Any, answers: Mapping[str, Any], today: dt.date) -> s
         return None
     if not withdrawal_passed(received, today):
         return None
-    return (
-        "Atenção: o direito de arrependimento de compras feitas fora da loja vale por 7 "
-        "dias a contar do recebimento (Código de Defesa do Consumidor, art. 49). "
-        + REGISTERED_ANYWAY
-    )
+    return _warning("procon.warnings.withdrawal", texts)
 
 
-def problem_warning(value: Any, answers: Mapping[str, Any], today: dt.date) -> str | None:
+def problem_warning(
+    value: Any, answers: Mapping[str, Any], today: dt.date, texts: Texts = SHIPPED
+) -> str | None:
     """A defect evident more than 90 days ago with no complaint to the supplier (CDC art.
     26, §3 and §2 I), or damage known more than 5 years ago (CDC art. 27); else ``None``.
 
@@ -64,32 +77,16 @@ def problem_warning(value: Any, answers: Mapping[str, Any], today: dt.date) -> s
     category = answers.get("categoria")
     complained = answers.get("contatou_fornecedor") is True
     if category == "defeito" and defect_passed(day, today, complained=complained):
-        note = (
-            "o prazo para reclamar de defeitos é de 30 dias (produtos e serviços não "
-            "duráveis) ou 90 dias (duráveis), contados de quando o defeito apareceu; uma "
-            "reclamação comprovada ao fornecedor suspende esse prazo (Código de Defesa do "
-            "Consumidor, art. 26)"
-        )
-    elif category == "dano" and damage_passed(day, today):
-        note = (
-            "o prazo para pedir reparação de danos causados por um produto ou serviço é de "
-            "5 anos, contados de quando você soube do dano e de quem o causou (Código de "
-            "Defesa do Consumidor, art. 27)"
-        )
-    else:
-        return None
-    return f"Atenção: {note}. {REGISTERED_ANYWAY}"
+        return _warning("procon.warnings.defect", texts)
+    if category == "dano" and damage_passed(day, today):
+        return _warning("procon.warnings.damage", texts)
+    return None
 
 
-def next_steps() -> str:
-    """What the citizen is told after the complaint is registered."""
-    return (
-        "O que acontece agora: a equipe do PROCON analisa a sua reclamação e, se for o "
-        "caso, notifica o fornecedor para responder. Você será avisado por este WhatsApp.\n"
-        "Guarde: a nota fiscal ou o contrato, os comprovantes de pagamento, os protocolos "
-        "e as conversas com o fornecedor (e-mails, mensagens, fotos) e, se houver, o "
-        "produto com defeito."
-    )
+def next_steps(texts: Texts) -> str:
+    """What the citizen is told after the complaint is registered: what happens next and
+    which documents to keep."""
+    return "\n".join((texts("procon.next_steps"), texts("procon.keep_documents")))
 
 
 DEPARTMENT = Department(
@@ -141,11 +138,13 @@ DEPARTMENT = Department(
     greeting="Você está no PROCON — defesa do consumidor. Como podemos ajudar?",
     topics=(
         Topic(
+            key="complaint",
             title="Registrar uma reclamação contra um fornecedor",
             keywords=("reclamacao", "reclamar", "denuncia", "queixa", "registrar"),
             form=FORM,
         ),
         Topic(
+            key="withdrawal",
             title="Direito de arrependimento (7 dias)",
             keywords=(
                 "arrependimento",
@@ -155,11 +154,10 @@ DEPARTMENT = Department(
                 "online",
                 "7 dias",
             ),
-            answer="Compras feitas fora da loja (internet, telefone, em domicílio) podem ser "
-            "canceladas em até 7 dias a contar da assinatura ou do recebimento do produto, "
-            "com devolução de todo o valor pago (Código de Defesa do Consumidor, art. 49).",
+            answer=SHIPPED("procon.topics.withdrawal.answer"),
         ),
         Topic(
+            key="defects",
             title="Prazo para reclamar de defeitos",
             keywords=(
                 "defeito",
@@ -172,30 +170,22 @@ DEPARTMENT = Department(
                 "nao funciona",
                 "nao liga",
             ),
-            answer="Você tem 30 dias para reclamar de defeitos em produtos e serviços não "
-            "duráveis e 90 dias para os duráveis, contados da entrega ou do fim do serviço; "
-            "se o defeito é oculto, o prazo começa quando ele aparece. Uma reclamação "
-            "comprovada ao fornecedor suspende o prazo até a resposta dele (Código de "
-            "Defesa do Consumidor, art. 26). Na dúvida, registre a reclamação: a equipe do "
-            "PROCON analisa os prazos.",
+            answer=SHIPPED("procon.topics.defects.answer"),
         ),
         Topic(
+            key="repair",
             title="Conserto: o prazo do fornecedor (30 dias)",
             keywords=("conserto", "assistencia", "assistencia tecnica", "consertar"),
-            answer="O fornecedor tem 30 dias para consertar um produto com defeito. Se não "
-            "resolver nesse prazo, você escolhe: a troca por outro produto, a devolução do "
-            "dinheiro corrigido ou um abatimento proporcional no preço (Código de Defesa "
-            "do Consumidor, art. 18, § 1º).",
+            answer=SHIPPED("procon.topics.repair.answer"),
         ),
         Topic(
+            key="damage",
             title="Danos causados por um produto ou serviço",
             keywords=("dano", "danos", "acidente", "machucou", "ferimento"),
-            answer="Se um produto ou serviço causou um dano a você (um acidente, um "
-            "ferimento, um prejuízo), o prazo para pedir a reparação é de 5 anos, contados "
-            "de quando você soube do dano e de quem o causou (Código de Defesa do "
-            "Consumidor, art. 27).",
+            answer=SHIPPED("procon.topics.damage.answer"),
         ),
         Topic(
+            key="human",
             title="Falar com um atendente",
             keywords=("atendente", "humano"),
             handover=True,
@@ -214,8 +204,13 @@ def register_departments(register: Callable[[Department], None]) -> None:
 
 
 @hookimpl
+def register_texts(register: Callable[[str], None]) -> None:
+    register(__name__)
+
+
+@hookimpl
 def form_submitted(department: Department, form: str) -> str | None:
     """After a complaint: what happens next and which documents to keep."""
     if department.slug != DEPARTMENT.slug or form != FORM:
         return None
-    return next_steps()
+    return next_steps(SHIPPED)
