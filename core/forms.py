@@ -67,6 +67,7 @@ ASKING, SUBMITTED, CANCELLED, HANDOVER = "asking", "submitted", "cancelled", "ha
 
 #: A per-field warning: ``warn(value, answers)`` or ``warn(value, answers, today)``
 #: returns a sentence to show, or ``None``; ``today`` is the city's date of the message.
+#: A warning with a parameter named ``texts`` also gets the city's texts.
 FieldWarning = Callable[..., str | None]
 
 #: The time zone in which ``x-civic-not-future`` dates are judged.
@@ -602,8 +603,13 @@ class FormRunner:
         if warn is None:
             return []
         try:
-            wants_day = len(inspect.signature(warn).parameters) >= 3
-            message = warn(value, dict(answers), day) if wants_day else warn(value, dict(answers))
+            parameters = inspect.signature(warn).parameters
+            extra = {"texts": self.texts} if "texts" in parameters else {}
+            message = (
+                warn(value, dict(answers), day, **extra)
+                if len(parameters) >= 3
+                else warn(value, dict(answers))
+            )
         except Exception:
             log.exception("warning for field %s of form %s raised", field.name, self.name)
             return []

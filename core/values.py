@@ -72,7 +72,9 @@ class Department:
     :param form_warnings: per form, per field: ``warn(value, answers)`` called when the
         field is answered; a returned sentence is shown to the citizen, and the answer is
         still accepted (warn, never block). A ``warn`` that accepts a third argument also
-        gets the city's date of the message (``today``): never read the clock yourself.
+        gets the city's date of the message (``today``): never read the clock yourself;
+        one with a parameter named ``texts`` gets the city's texts (say its sentences
+        through them, so a city rewords them in ``[texts]``).
     :param identification: whether the citizen must give name and CPF before being served
         (``False`` for an ombudsman's anonymous report or general information).
     :param deadline_days: the days the department takes, at most, to answer a protocol

@@ -83,10 +83,6 @@ REQUEST = (
     "2",
     "(11) 4000-1234",
 )
-#: Core passes form_submitted neither the city's texts nor its settings yet.
-NEEDS_CORE = pytest.mark.xfail(
-    strict=True, reason="core: form_submitted gets no texts or settings (issue 10)"
-)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +123,6 @@ def test_the_confirmation_says_no_deadline_the_city_did_not_declare(storage: Sto
     assert "CAC-2026-000001" in done and "Prazo" not in done
 
 
-@NEEDS_CORE
 def test_the_confirmation_says_the_deadline(storage: Storage) -> None:
     """After a request is submitted, the confirmation tells the deadline too."""
     chat = chat_with(storage, {"departments": {"cac": {"deadline_days": 15}}})

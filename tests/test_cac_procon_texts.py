@@ -230,9 +230,6 @@ def test_warnings_and_next_steps_read_the_texts_they_are_given() -> None:
     assert steps == "Vamos notificar o fornecedor.\nGuarde a nota fiscal."
 
 
-@pytest.mark.xfail(
-    strict=True, reason="core: form warnings and form_submitted get no texts (issue 10)"
-)
 def test_a_city_rewords_the_warnings_and_next_steps(storage: Storage) -> None:
     """CDC (Lei 8.078/1990) art. 49: a city's wording of the late-withdrawal warning and
     of the next steps reaches the complaint's citizen."""

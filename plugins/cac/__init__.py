@@ -273,3 +273,13 @@ def deadline_answer(department: Department, settings: DepartmentConfig, texts: T
     if days == 1:
         return texts("cac.request.deadline_one")
     return texts("cac.request.deadline", days=days)
+
+
+@hookimpl
+def form_submitted(
+    department: Department, form: str, texts: Texts, settings: DepartmentConfig
+) -> str | None:
+    """After a request: its answer deadline, when the city declared one."""
+    if department.slug != DEPARTMENT.slug or form != FORM:
+        return None
+    return deadline_answer(department, settings, texts)

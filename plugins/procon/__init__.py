@@ -27,10 +27,7 @@ from civic_procon.deadlines import damage_passed, defect_passed, withdrawal_pass
 FORM = "reclamacao"
 
 #: The texts as this plugin ships them (pt-BR), before any city's ``[texts]``: the
-#: defaults the topics' answers are registered with. The form's warnings and the
-#: confirmation say them too while the core gives those no ``texts`` (a city's override
-#: of ``procon.warnings.*``, ``procon.next_steps`` or ``procon.keep_documents`` waits
-#: for it).
+#: defaults the topics' answers are registered with (the engine then says the city's).
 SHIPPED = Texts(packages=(__name__,))
 
 
@@ -209,8 +206,8 @@ def register_texts(register: Callable[[str], None]) -> None:
 
 
 @hookimpl
-def form_submitted(department: Department, form: str) -> str | None:
+def form_submitted(department: Department, form: str, texts: Texts) -> str | None:
     """After a complaint: what happens next and which documents to keep."""
     if department.slug != DEPARTMENT.slug or form != FORM:
         return None
-    return next_steps(SHIPPED)
+    return next_steps(texts)
