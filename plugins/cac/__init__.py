@@ -230,7 +230,7 @@ def hours_answer(settings: DepartmentConfig, texts: Texts) -> str:
     """When the team answers, as the city configured it; nothing invented."""
     if settings.hours is None or settings.hours.always_open:
         return texts("cac.not_configured")
-    return texts("cac.hours", hours=settings.hours.describe())
+    return texts("cac.hours", hours=settings.hours.describe(texts))
 
 
 def contacts_answer(settings: DepartmentConfig, texts: Texts) -> str:
