@@ -56,7 +56,10 @@ def test_a_configured_service_says_who_where_and_how_long(storage: Storage) -> N
 
 def test_a_service_not_configured_is_taken_as_a_request(storage: Storage) -> None:
     chat = chat_with(storage, {"departments": {"cac": {"services": SERVICES}}})
-    assert "Sobre o que é a sua solicitação?" in chat.send("quero uma certidão negativa")
+    answer = chat.send("quero uma certidão negativa")
+    assert chat.state == "filling_form"
+    assert "Assunto: Documentos e certidões" in answer  # the form noted what was asked
+    assert "Descreva a sua solicitação." in answer
 
 
 def test_hours_and_contacts_come_from_the_city(storage: Storage) -> None:
