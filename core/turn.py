@@ -413,8 +413,9 @@ class Turn:
         elif looks_like_a_name(self.reading):
             self.context.pending_name = text.strip()[:120]
         elif self.is_a_request(self.reading):
-            # "quero reclamar da loja", then name and CPF: acted on once identified.
-            self.context.request = request.kept(self.reading.redacted)
+            # "oi, quero reclamar da loja", then name and CPF: acted on once identified.
+            fillers = self.texts.words("identity_fillers")
+            self.context.request = request.kept(request.leftover(self.reading, "", "", fillers))
         if not any(ch.isdigit() for ch in text) and not self.context.pending_cpf:
             self.ask_identity()
         elif isinstance(result, NotIdentified):
