@@ -44,6 +44,11 @@ class Context:
     :param protocols: the protocol numbers given in this conversation.
     :param waiting_told: the citizen was told they are waiting for a person.
     :param identified: the citizen identified themselves in this conversation.
+    :param request: the citizen's own words kept until a department acts on them (CPF-
+        looking numbers masked; see :mod:`civic.request`): what the identification
+        message said besides the name and CPF, or a request typed before identifying; a
+        sentence that fit several departments, while civic asks which; a description
+        typed in a department, for the form that starts next.
     """
 
     pending_name: str | None = None
@@ -55,6 +60,7 @@ class Context:
     protocols: list[str] = attrs.field(factory=list)
     waiting_told: bool = False
     identified: bool = False
+    request: str | None = None
 
     def dump(self) -> str:
         """The JSON stored in the conversation row (empty fields left out)."""
@@ -80,6 +86,7 @@ class Context:
             protocols=[p for p in data.get("protocols") or [] if isinstance(p, str)],
             waiting_told=bool(data.get("waiting_told")),
             identified=bool(data.get("identified")),
+            request=_text(data.get("request")),
         )
 
 

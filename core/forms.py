@@ -438,9 +438,37 @@ class FormRunner:
 
     # -- public interface -------------------------------------------------------------
 
-    def start(self) -> FormStep:
-        """The first question."""
-        return self._advance(_Progress(), [])
+    def start(self, prefill: Mapping[str, Any] | None = None) -> FormStep:
+        """The first question.
+
+        ``prefill`` holds answers inferred from what the citizen already wrote, by field
+        name (see :mod:`civic.request`). Each one its field accepts is kept and told to
+        the citizen (``form_prefilled``), who can change it at the summary; the others
+        are dropped and asked as usual.
+        """
+        state = _Progress()
+        return self._advance(state, self._prefill(state, prefill or {}))
+
+    def _prefill(self, state: _Progress, values: Mapping[str, Any]) -> list[str]:
+        """Keep the ``values`` their fields accept, in the form's order; say what was kept."""
+        lines = []
+        for name, field in self.fields.items():
+            if name not in values or not self.visible(name, state.answers):
+                continue
+            value = values[name]
+            if isinstance(value, str):
+                value = _clean_answer(value)
+            if value == "":
+                continue
+            try:
+                self._validate(field, value)
+            except Refused:
+                continue
+            state.answers[name] = value
+            label = field.schema.get("x-civic-label") or field.title
+            shown = self._show(field, state.answers)
+            lines.append(self.texts("form_prefilled_line", title=label, value=shown))
+        return [self.texts("form_prefilled", answers="\n".join(lines))] if lines else []
 
     def step(
         self, progress: Mapping[str, Any], text: str, *, today: dt.date | None = None

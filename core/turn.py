@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from civic import cpf
+from civic import cpf, request
 from civic.context import Context, FormProgress, SurveyProgress
 from civic.crypto import DecryptionError
 from civic.forms import FormStep
 from civic.plugins import PluginFailed, call_safely
 from civic.reading import Reading, read
 from civic.states import WITH_TEAM, State, check_transition
-from civic.text import REQUEST_WORDS
+from civic.text import REQUEST_WORDS, fold
 from civic.values import (
     Answer,
     Choice,
@@ -391,7 +391,7 @@ class Turn:
 
     def identify(self) -> None:
         if not self.engine.identifies:
-            self.identified_next()
+            self.identified_next(self.reading)
             return
         text = self.reading.text
         result = self.call(
@@ -413,6 +413,10 @@ class Turn:
             self.context.pending_cpf = self.engine.vault.encrypt(self.reading.cpf)
         elif looks_like_a_name(self.reading):
             self.context.pending_name = text.strip()[:120]
+        elif self.is_a_request(self.reading):
+            # "oi, quero reclamar da loja", then name and CPF: acted on once identified.
+            fillers = self.texts.words("identity_fillers")
+            self.context.request = request.kept(request.leftover(self.reading, "", "", fillers))
         if not any(ch.isdigit() for ch in text) and not self.context.pending_cpf:
             self.ask_identity()
         elif isinstance(result, NotIdentified):
@@ -469,19 +473,57 @@ class Turn:
         self.say(self.texts(key, name=first_name, cpf=cpf.mask(digits)))
         if not move_on:
             return
+        said = self.request_after(identity)
         slug = self.context.after_identify
         self.context.after_identify = None
         if slug and self.engine.registry.get(slug):
-            self.enter_department(slug)
+            self.enter_department(slug, said=said)
         else:
-            self.identified_next()
+            self.identified_next(said)
 
-    def identified_next(self) -> None:
+    def is_a_request(self, reading: Reading) -> bool:
+        """Whether a message that does not identify is a request to keep for later: no
+        CPF-looking number, not a bare number, and it routes somewhere."""
+        return (
+            not reading.cpfs
+            and not reading.folded.isdigit()
+            and bool(reading.folded)
+            and self.route(reading) is not None
+        )
+
+    def request_after(self, identity: Identity) -> Reading | None:
+        """What the citizen asked along with the name and CPF (the identification
+        message's :func:`~civic.request.leftover`), else a request kept from before."""
+        fillers = self.texts.words("identity_fillers")
+        rest = request.leftover(self.reading, identity.name, identity.cpf, fillers)
+        said = request.kept(rest) if fold(rest) else self.context.request
+        self.context.request = None
+        return read(said) if said else None
+
+    def identified_next(self, said: Reading | None = None) -> None:
+        """After identification: the pinned department, or what the citizen asked
+        routed like any message, or the menu."""
         pinned = self.row["pinned_department"]
         if pinned and self.engine.registry.get(pinned):
-            self.enter_department(pinned)
+            self.enter_department(pinned, said=said)
+        elif said is not None:
+            self.act_on(said)
         else:
             self.to_menu()
+
+    def act_on(self, said: Reading) -> None:
+        """Route a kept request as if typed at the menu; nothing decided: the menu (a
+        plain "obrigada" gets no "Não entendi")."""
+        if wants_person(said.folded):
+            self.to_human("")
+            return
+        slug = self.route(said)
+        if isinstance(slug, tuple):
+            self.ask_which(slug, said)
+        elif slug is not None:
+            self.enter_department(slug, said=None if self.picks(slug, said) else said)
+        else:
+            self.to_menu(said)
 
     # -- choosing a department ------------------------------------------------------
     def menu_choices(self) -> tuple[Choice, ...]:
@@ -490,7 +532,10 @@ class Turn:
             for number, d in enumerate(self.engine.registry, start=1)
         )
 
-    def to_menu(self) -> None:
+    def to_menu(self, said: Reading | None = None) -> None:
+        """The main menu (a pinned or only department: that department, acting on what
+        the citizen ``said``, if anything)."""
+        self.context.request = None
         if self.needs_identity():
             # "atendente" then "menu" does not skip the name and CPF.
             self.move(State.IDENTIFYING)
@@ -498,10 +543,10 @@ class Turn:
             return
         pinned = self.row["pinned_department"]
         if pinned and self.engine.registry.get(pinned):
-            self.enter_department(pinned)
+            self.enter_department(pinned, said=said)
             return
         if len(self.engine.registry) == 1:  # a menu of one is no choice
-            self.enter_department(self.engine.registry.slugs[0])
+            self.enter_department(self.engine.registry.slugs[0], said=said)
             return
         if not len(self.engine.registry):
             self.say(self.texts("no_departments"))
@@ -523,27 +568,31 @@ class Turn:
             departments.append(department)
         return departments
 
-    def route(self) -> str | tuple[str, ...] | None:
-        """The chosen department's slug; a tuple of slugs when the message fits several
-        equally (civic asks which one); ``None`` when it decides nothing."""
+    def route(self, said: Reading | None = None) -> str | tuple[str, ...] | None:
+        """The chosen department's slug for ``said`` (default: this message); a tuple of
+        slugs when it fits several equally (civic asks which one); ``None`` when it
+        decides nothing."""
+        said = said or self.reading
         slug = self.call(
             "route_message",
-            text=self.reading.text,
+            text=said.text,
             departments=self.routing_departments(),
             conversation=self.snapshot(),
-            message=self.reading,
+            message=said,
         )
         if isinstance(slug, tuple | list):
             known = tuple(s for s in slug if isinstance(s, str) and self.engine.registry.get(s))
             return known[0] if len(known) == 1 else (known or None)
         return slug if isinstance(slug, str) and self.engine.registry.get(slug) else None
 
-    def ask_which(self, slugs: tuple[str, ...]) -> None:
+    def ask_which(self, slugs: tuple[str, ...], said: Reading) -> None:
         """Ask which of several departments the citizen means; the choices keep their
-        menu numbers, so the answer (number or name) routes as in the menu."""
+        menu numbers, so the answer (number or name) routes as in the menu, and the
+        sentence ``said`` is kept to act on in the department chosen."""
         if self.state is not State.CHOOSING:
             self.move(State.CHOOSING)
         self.context.form = None
+        self.context.request = request.kept(said.redacted)
         numbers = {d.slug: n for n, d in enumerate(self.engine.registry, start=1)}
         choices = tuple(
             Choice(str(numbers[d.slug]), d.name) for d in self.engine.registry if d.slug in slugs
@@ -557,13 +606,22 @@ class Turn:
             return
         slug = self.route()
         if isinstance(slug, tuple):
-            self.ask_which(slug)
+            self.ask_which(slug, self.reading)
             return
         if slug is None:
             key = "menu" if self.opened else "menu_not_understood"  # "oi": here is the menu
             self.say(self.texts(key), self.menu_choices())
             return
-        self.enter_department(slug, routed=not folded.isdigit())
+        said: Reading | None = self.reading
+        if self.picks(slug, self.reading):  # "2", "PROCON": the sentence kept is the request
+            said = read(self.context.request) if self.context.request else None
+        self.enter_department(slug, said=said)
+
+    def picks(self, slug: str, said: Reading) -> bool:
+        """Whether ``said`` only picks the department: its menu number or its name."""
+        department = self.engine.registry.get(slug)
+        names = {fold(department.slug), fold(department.name)} if department else set()
+        return said.folded.isdigit() or said.folded in names
 
     # -- inside a department --------------------------------------------------------
     def topic_choices(self, department: Department) -> tuple[Choice, ...]:
@@ -572,12 +630,14 @@ class Turn:
             for number, topic in enumerate(department.topics, start=1)
         )
 
-    def enter_department(self, slug: str, *, routed: bool = False) -> None:
-        """Enter a department; a routed sentence is passed on so it can act on it."""
+    def enter_department(self, slug: str, *, said: Reading | None = None) -> None:
+        """Enter a department; what the citizen ``said`` (a routed sentence, a kept
+        request) is passed on so it can act on it, or kept for its form."""
         department = self.engine.registry.get(slug)
         assert department is not None
         if self.needs_identity(department):
             self.context.after_identify = slug
+            self.context.request = request.kept(said.redacted) if said else None
             self.move(State.IDENTIFYING)
             self.say(self.texts("identify_for_department", department=department.name))
             self.ask_identity()
@@ -585,27 +645,40 @@ class Turn:
         self.move(State.DEPARTMENT)
         self.department = slug
         self.context.form = None
-        if routed:
-            action = self.department_action(department)
+        self.context.request = None
+        if said is not None:
+            action = self.department_action(department, said)
             if action is not None:
-                self.apply(department, action)
+                self.apply(department, action, said)
                 return
+            self.keep(said)
         self.say(
             department.greeting or self.texts("department_greeting", name=department.name),
             self.topic_choices(department),
         )
 
-    def department_action(self, department: Department) -> Any:
+    def department_action(self, department: Department, said: Reading | None = None) -> Any:
+        """What ``department`` does with ``said`` (default: this message)."""
+        said = said or self.reading
         return self.call(
             "department_message",
             department=department,
-            text=self.reading.text,
+            text=said.text,
             conversation=self.snapshot(),
             texts=self.texts,
             settings=self.engine.config.for_department(department.slug),
-            message=self.reading,
+            message=said,
             now=self.now,
         )
+
+    def keep(self, said: Reading) -> None:
+        """Keep a description no topic answered ("a loja não entregou minha geladeira"):
+        the next form of the department starts with it."""
+        if request.describes(said.text, self.texts.words("request_fillers")):
+            before = self.context.request
+            self.context.request = request.kept(
+                f"{before}\n{said.redacted}" if before else said.redacted
+            )
 
     def in_department(self) -> None:
         department = self.current
@@ -617,19 +690,24 @@ class Turn:
             return
         action = self.department_action(department)
         if action is None:
+            self.keep(self.reading)
             if not self.outgoing:
                 self.say(self.texts("department_not_understood"), self.topic_choices(department))
             return
-        self.apply(department, action)
+        self.apply(department, action, self.reading)
 
-    def apply(self, department: Department, action: Any) -> None:
+    def apply(self, department: Department, action: Any, said: Reading | None = None) -> None:
+        """Do what the department answered to ``said``; a form starts with the words kept
+        for it, any other finished action lets them go."""
         if isinstance(action, Answer):
             self.say(action.text, action.choices)
             if action.done:
+                self.context.request = None
                 self.offer_help()
         elif isinstance(action, StartForm):
-            self.start_form(department, action)
+            self.start_form(department, action, said)
         elif isinstance(action, HandOver):
+            self.context.request = None
             self.to_human(action.text)
         else:
             log.error("department %s returned %r, not an action", department.slug, action)
@@ -641,17 +719,25 @@ class Turn:
         """The city's date of this message (forms refuse dates after it)."""
         return self.local(self.now).date()
 
-    def start_form(self, department: Department, action: StartForm) -> None:
+    def start_form(
+        self, department: Department, action: StartForm, said: Reading | None = None
+    ) -> None:
+        """Start a form, pre-filled from the words kept and the message that started it
+        (:func:`civic.request.form_answers`)."""
         runner = self.engine.forms.get((department.slug, action.form))
         if runner is None:
             log.error("department %s has no form %r", department.slug, action.form)
             self.say(self.texts("plugin_failed"))
             return
+        parts = [self.context.request or "", said.redacted if said else ""]
+        self.context.request = None
+        fillers = self.texts.words("request_fillers")
+        prefill = request.form_answers(runner.schema, parts, fillers)
         if action.text:
             self.say(action.text)
         self.move(State.FORM)
         self.context.form = FormProgress(action.form)
-        self.form_result(department, runner.start())
+        self.form_result(department, runner.start(prefill))
 
     def fill_form(self) -> None:
         department = self.current
@@ -790,17 +876,17 @@ class Turn:
             return
         slug = self.route()
         if isinstance(slug, tuple):
-            self.ask_which(slug)
+            self.ask_which(slug, self.reading)
             return
         if slug is not None:
-            self.enter_department(slug, routed=True)
+            self.enter_department(slug, said=self.reading)
             return
         department = self.current
         if department is not None:
             action = self.department_action(department)
             if action is not None:
                 self.move(State.DEPARTMENT)
-                self.apply(department, action)
+                self.apply(department, action, self.reading)
                 return
         self.say(self.texts("offer_help_again"), self.yes_no_choices())
 

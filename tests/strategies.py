@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from civic.default_plugins.identify_cpf import _FILLERS
 from civic.text import REQUEST_WORDS, fold
+from civic.texts import Texts
 
 
 def reference_check_digits(base: str) -> str:
@@ -52,6 +52,8 @@ def formatted_cpf(digits: str, style: int) -> str:
 CPF_STYLES = st.integers(0, 5)
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzáàâãéêíóôõúüç"
+#: Words put around a name ("meu nome é", "cpf"): never a name word in these strategies.
+_FILLERS = Texts().words("identity_fillers")
 name_words = (
     st.text(_LETTERS, min_size=3, max_size=12)
     .filter(lambda w: fold(w) not in _FILLERS | REQUEST_WORDS)

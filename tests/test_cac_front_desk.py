@@ -60,7 +60,10 @@ def test_a_configured_service_says_who_where_and_how_long(storage: Storage) -> N
 
 def test_a_service_not_configured_is_taken_as_a_request(storage: Storage) -> None:
     chat = chat_with(storage, {"departments": {"cac": {"services": SERVICES}}})
-    assert "Sobre o que é a sua solicitação?" in chat.send("quero uma certidão negativa")
+    answer = chat.send("quero uma certidão negativa")
+    assert chat.state == "filling_form"
+    assert "Assunto: Documentos e certidões" in answer  # the form noted what was asked
+    assert "Descreva a sua solicitação." in answer
 
 
 def test_hours_and_contacts_come_from_the_city(storage: Storage) -> None:
@@ -104,9 +107,12 @@ def test_a_request_says_the_deadline_the_city_declared(
     if days is not None:
         cac["deadline_days"] = days
     chat = chat_with(storage, {"departments": {"cac": cac}})
-    for question in ("quero uma certidão negativa", "quero fazer uma solicitação"):
+    for question, form_opens_with in (
+        ("quero uma certidão negativa", "Assunto: Documentos e certidões"),  # pre-filled
+        ("quero fazer uma solicitação", "Sobre o que é a sua solicitação?"),
+    ):
         answer = chat.send(question)
-        assert "Sobre o que é a sua solicitação?" in answer
+        assert form_opens_with in answer
         if said is None:
             assert "Prazo" not in answer
         else:

@@ -155,7 +155,7 @@ def test_plugins_command() -> None:
     everything = json.loads(runner.invoke(app, ["plugins", "--all", "--json"]).stdout)
     assert "routing" in {info["name"] for info in everything}
     text = runner.invoke(app, ["plugins", "--hook", "register_departments"]).stdout
-    assert "procon" in text and "hooks: department_message, register_departments" in text
+    assert "procon 0.1.0\n  hooks: form_submitted, register_departments, register_texts" in text
     bad = runner.invoke(app, ["plugins", "--hook", "nope"])
     assert bad.exit_code == 2 and "unknown hook" in bad.stderr
 

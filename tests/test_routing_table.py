@@ -248,11 +248,45 @@ def test_message_reaches(engine: Engine, message: str, expected: str) -> None:
 
 @pytest.mark.parametrize(("answer", "slug"), [("1", "cac"), ("2", "procon"), ("procon", "procon")])
 def test_the_answer_to_the_question_routes(engine: Engine, answer: str, slug: str) -> None:
+    """The number or name that answers the question routes, and the sentence asked about
+    is the request there: "quero fazer uma reclamação" starts the department's form,
+    rather than its menu as if nothing had been said."""
     chat = Chat(engine, address=f"55359{next(_addresses):08d}")
     chat.script(MARIA, "quero fazer uma reclamação")
-    chat.send(answer)
+    answer = chat.send(answer)
     assert chat.last is not None
-    assert (chat.last.department, chat.state) == (slug, "in_department")
+    assert (chat.last.department, chat.state) == (slug, "filling_form"), answer
+    assert "Anotei" not in answer  # naming the kind of request describes nothing
+
+
+def test_a_new_sentence_answering_the_question_is_the_request(engine: Engine) -> None:
+    chat = Chat(engine, address=f"55359{next(_addresses):08d}")
+    chat.script(MARIA, "quero fazer uma reclamação")
+    answer = chat.send("tem um buraco enorme na minha rua")
+    assert chat.last is not None
+    assert (chat.last.department, chat.state) == ("cac", "filling_form")
+    assert "Descrição: tem um buraco enorme na minha rua" in answer
+    assert "reclamação" not in answer.split("Anotei")[1]
+
+
+def test_a_described_request_asked_about_fills_the_form(engine: Engine) -> None:
+    chat = Chat(engine, address=f"55359{next(_addresses):08d}")
+    sentence = "quero fazer uma reclamação, fui muito mal atendida e ninguém resolveu nada"
+    chat.script(MARIA, sentence)
+    assert chat.state == "choosing_department"
+    answer = chat.send("2")
+    assert chat.state == "filling_form"
+    assert f"Relato: {sentence}" in answer
+
+
+def test_a_menu_number_after_the_question_keeps_nothing(engine: Engine) -> None:
+    """Leaving the question for the menu drops the sentence: a later department starts
+    from its own menu."""
+    chat = Chat(engine, address=f"55359{next(_addresses):08d}")
+    sentence = "quero fazer uma reclamação, fui muito mal atendida e ninguém resolveu nada"
+    chat.script(MARIA, sentence, "menu")
+    answer = chat.send("2")
+    assert chat.state == "in_department" and "Você está no PROCON" in answer
 
 
 def test_a_city_adds_keywords(tmp_path: Path) -> None:
@@ -283,4 +317,110 @@ def test_a_tie_after_posso_ajudar_is_asked_too(engine: Engine) -> None:
     assert "1. CAC" in answer and "2. PROCON" in answer and "3." not in answer
     chat.send("CAC")
     assert chat.last is not None
-    assert (chat.last.department, chat.state) == ("cac", "in_department")
+    assert (chat.last.department, chat.state) == ("cac", "filling_form")
+
+
+# -- the first message: name, CPF and the request together -----------------------------
+
+#: First messages of a conversation, as citizens type them: the name, the CPF (dots,
+#: spaces, fullwidth digits, an invisible character inside), and what they want. Each
+#: row: the message, the first name civic greets, and where it goes: as :data:`TABLE`,
+#: or ``menu`` (nothing asked besides the name and CPF), or ``human`` (the team).
+# fmt: off
+FIRST_MESSAGES: list[tuple[str, str, str]] = [
+    ("Maria da Silva 529.982.247-25 quero reclamar da loja que não entregou minha geladeira",
+     "Maria", "procon:form"),
+    ("maria da silva 52998224725 quero reclamar da loja q nao entregou minha geladeira",
+     "Maria", "procon:form"),
+    ("Oi bom dia, meu nome é Maria da Silva, CPF 529.982.247-25, tem um buraco enorme na "
+     "minha rua", "Maria", "cac:form"),
+    ("Joao Pereira 529 982 247 25 buraco na rua", "Joao", "cac:form"),
+    ("JOSE DE ALENCAR 529982247-25 poste apagado na rua das flores", "Jose", "cac:form"),
+    ("Ana Paula 529.982.247-25 segunda via do iptu", "Ana", "cac:form"),
+    ("Ana Paula 529.982.247-25 qual o horario de funcionamento?", "Ana", "cac:answer"),
+    ("Carlos Souza 529.982.247-25 quero me alistar", "Carlos", "jsm:answer"),
+    ("Carlos Souza, cpf 529.982.247.25, perdi o prazo do alistamento", "Carlos",
+     "jsm:department"),
+    ("Maria 529.982.247-25 quero fazer uma reclamação", "Maria", "ask:cac,procon"),
+    ("Maria da Silva 529.982.247-25 to muito insatisfeita, quero reclamar", "Maria",
+     "ask:cac,procon"),
+    ("Maria da Silva 529.982.247-25 comprei uma geladeira e veio com defeito", "Maria",
+     "procon:answer"),
+    ("meu cpf é 529.982.247-25 e meu nome é Maria da Silva, o lixo não foi recolhido essa "
+     "semana", "Maria", "cac:form"),
+    ("529.982.247-25 Maria da Silva, a loja me cobrou a mais no cartao", "Maria",
+     "procon:department"),
+    ("Maria da Silva 529.982.247-25 quero falar com um atendente", "Maria", "human"),
+    ("Maria da Silva 529.982.247-25 procon", "Maria", "procon:department"),
+    ("Maria da Silva 529.982.247-25 2", "Maria", "procon:department"),
+    ("Maria da Silva 529.982.247-25 reclamação contra a loja", "Maria", "procon:form"),
+    ("Maria da Silva 529.982.247-25 o postinho ta sem medico faz uma semana", "Maria",
+     "cac:form"),
+    ("Maria da Silva 529.982.247-25 a arvore ta caindo em cima da casa", "Maria", "cac:form"),
+    ("Maria da Silva 529.982.247-25 vcs abrem sabado?", "Maria", "cac:answer"),
+    ("boa tarde sou a maria 529.982.247-25 preciso de uma certidao negativa", "Maria",
+     "cac:form"),
+    ("Maria da Silva 529.982.247-25 quero cancelar minha compra", "Maria", "procon:department"),
+    ("Maria da Silva 529.982.247-25 direito de arrependimento", "Maria", "procon:answer"),
+    ("Maria da Silva 529.982.247-25 nao consigo cancelar o contrato da academia", "Maria",
+     "procon:department"),
+    ("Pedro Henrique 529.982.247-25 reservista", "Pedro", "jsm:answer"),
+    ("Maria da Silva ５２９.９８２.２４７-２５ buraco na rua", "Maria", "cac:form"),
+    ("Maria da Silva 529.\u200b982.247-25 buraco na rua", "Maria", "cac:form"),
+    ("Maria da Silva 529982247 25 quero reclamar da loja", "Maria", "procon:form"),
+    ("Maria da Silva 529.982.247-25 a geladeira que comprei nunca chegou", "Maria",
+     "procon:department"),
+    ("Maria da Silva quero reclamar 529.982.247-25 da loja de moveis que nao entregou o sofa",
+     "Maria", "procon:form"),
+    ("Maria da Silva - 529.982.247-25 - onde fica o cras", "Maria", "cac:form"),
+    ("Oi sou o Tiago Lima cpf 52998224725 qria tirar a 2a via do iptu pfv", "Tiago",
+     "cac:form"),
+    ("Fernanda Costa 529.982.247-25 o banco ta me cobrando uma taxa que eu nao contratei",
+     "Fernanda", "procon:department"),
+    ("Bruno 529.982.247-25 lampada do poste queimada na frente de casa", "Bruno", "cac:form"),
+    ("Maria da Silva 529.982.247-25 segunda via do CAM", "Maria", "jsm:form"),
+    ("Luiz Gustavo 529.982.247-25 tem um cachorro solto mordendo as pessoas na praça", "Luiz",
+     "cac:form"),
+    ("Rafaela 529.982.247-25, a operadora de celular me cobrou a mais", "Rafaela",
+     "procon:department"),
+    # nothing asked besides the name and CPF: the menu, as before (no "Não entendi")
+    ("Maria da Silva 529.982.247-25", "Maria", "menu"),
+    ("Oi, Maria da Silva 529.982.247-25, tudo bem?", "Maria", "menu"),
+    ("Maria da Silva 529.982.247-25 obrigada", "Maria", "menu"),
+    ("Bom dia! Meu nome é Maria da Silva e meu CPF é 529.982.247-25.", "Maria", "menu"),
+]
+# fmt: on
+REQUESTS = [row for row in FIRST_MESSAGES if row[2] != "menu"]
+
+
+def test_the_first_message_table_is_big_enough() -> None:
+    assert len(REQUESTS) >= 20
+    assert len({message for message, _, _ in FIRST_MESSAGES}) == len(FIRST_MESSAGES)
+
+
+@pytest.mark.parametrize(
+    ("message", "name", "expected"), FIRST_MESSAGES, ids=[m for m, _, _ in FIRST_MESSAGES]
+)
+def test_the_first_message_is_identified_and_routed(
+    engine: Engine, message: str, name: str, expected: str
+) -> None:
+    """The request typed with the name and CPF is routed like any message; the CPF is
+    never echoed in clear."""
+    chat = Chat(engine, address=f"55359{next(_addresses):08d}")
+    answer = chat.send(message)
+    assert chat.last is not None
+    assert f", {name}!" in answer, answer  # "Obrigado, Maria!" or "... de novo, Maria!"
+    assert "52998224725" not in answer.replace(".", "").replace("-", "").replace(" ", "")
+    assert "Não entendi" not in answer and "Não encontrei" not in answer
+    target, action = expected.split(":")[0], expected.split(":")[-1]
+    if target == "menu":
+        assert chat.state == "choosing_department"
+        assert "Com qual setor você quer falar?" in answer
+    elif target == "human":
+        assert chat.state == "waiting_human"
+    elif target == "ask":
+        assert chat.state == STATES["ask"]
+        offered = [name for slug, name in NAMES.items() if f". {name}\n" in answer + "\n"]
+        assert offered == [NAMES[slug] for slug in action.split(",")], answer
+    else:
+        assert (chat.last.department, chat.state) == (target, STATES[action]), answer
