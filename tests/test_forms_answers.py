@@ -236,6 +236,26 @@ def test_short_date_is_understood_and_said_back(typed: str, stored: str) -> None
     assert TEXTS("form_date_understood", date=shown) == f"Entendi {shown}."
 
 
+PAST_FORM = runner(PAST_ONLY)
+PAST_AT_DATE = at(PAST_FORM, "data")
+
+
+@given(
+    today=st.dates(dt.date(1900, 1, 1), dt.date(2200, 12, 31)),
+    back=st.integers(0, 364),
+    style=st.sampled_from(["%d/%m", "%d-%m", "%d.%m", "dia %d/%m"]),
+)
+def test_any_date_of_the_last_year_typed_short_is_stored_and_said_back(
+    today: dt.date, back: int, style: str
+) -> None:
+    """In a field refusing future dates, every day of the 365 up to the message's date,
+    typed without its year, is stored as that day and said back."""
+    date = today - dt.timedelta(days=back)
+    step = PAST_FORM.step(PAST_AT_DATE.progress, date.strftime(style), today=today)
+    assert step.progress["answers"]["data"] == date.isoformat()
+    assert step.replies[0].text.startswith(f"Entendi {date:%d/%m/%Y}.")
+
+
 def test_a_whole_date_is_not_said_back() -> None:
     form = runner(PAST_ONLY)
     step = say(form, at(form, "data"), "20/11/2026")
