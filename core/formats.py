@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,7 +29,7 @@ from stdnum.br import cnpj as stdnum_cnpj
 from stdnum.br import cpf as stdnum_cpf
 
 from civic import cpf as civic_cpf
-from civic.text import strip_invisible
+from civic.text import fold, strip_invisible
 from civic.texts import Texts
 
 #: The area codes (DDD) in use in Brazil.
@@ -264,6 +264,200 @@ def is_date(value: Any) -> bool:
 def display_date(value: str) -> str:
     """``25/12/2024``."""
     return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+
+
+# -- dates typed the short way ---------------------------------------------------------
+#
+# People write "20/11", "ontem", "dia 20" or "20 de novembro" and leave the year (or the
+# month) out. Such a date is read only where the field's range makes it unambiguous:
+#
+# - "hoje", "ontem", "anteontem", "amanhã" (``words.date_*``) count from ``today``;
+# - a day and a month without a year ("20/11", "20-11", "20 de novembro") are the most
+#   recent such day on or before ``latest``, the last date the field accepts: at most a
+#   year back (on 29/11/2026, "20/11" is 20/11/2026 and "20/12" is 20/12/2025). A 29/02
+#   with no 29 February in that year is refused and the full date asked;
+# - a day alone ("dia 20") is the most recent such day on or before ``latest`` (on
+#   29/11/2026, "dia 30" is 30/10/2026);
+# - a field with no latest date (one that takes future dates) cannot tell which year,
+#   so the full date is asked ("Faltou o ano...").
+#
+# Every date read this way is shown back to the citizen ("Entendi 20/11/2026.").
+
+
+@attrs.frozen
+class DateWords:
+    """The words of short dates, folded (see :func:`civic.text.fold`), from the catalogue.
+
+    :param relative: a phrase and its distance in days from today (``ontem``: -1).
+    :param months: a month's name or abbreviation and its number (``novembro``: 11).
+    :param day: words announcing a day of the month (``dia``).
+    :param filler: words that carry no date and are ignored (``de``, ``foi``, ``no``).
+    """
+
+    relative: Mapping[str, int]
+    months: Mapping[str, int]
+    day: frozenset[str]
+    filler: frozenset[str]
+
+    @classmethod
+    def from_texts(cls, texts: Texts) -> DateWords:
+        """The lists ``words.date_today``, ``words.date_yesterday``,
+        ``words.date_day_before_yesterday``, ``words.date_tomorrow``, ``words.month_1``
+        ... ``words.month_12``, ``words.date_day`` and ``words.date_filler``."""
+        filler = texts.words("date_filler")
+        relative: dict[str, int] = {}
+        for name, days in (
+            ("date_day_before_yesterday", -2),
+            ("date_yesterday", -1),
+            ("date_today", 0),
+            ("date_tomorrow", 1),
+        ):
+            for phrase in texts.words(name):
+                relative[" ".join(w for w in phrase.split() if w not in filler)] = days
+        months = {word: month for month in range(1, 13) for word in texts.words(f"month_{month}")}
+        return cls(relative, months, texts.words("date_day"), filler)
+
+
+@attrs.frozen
+class DateReading:
+    """A date read from what a citizen typed.
+
+    :param value: the ISO date (``2026-11-20``).
+    :param complete: whether it was typed whole, in digits (``20/11/2026``); otherwise
+        civic worked it out and should say which date it understood.
+    """
+
+    value: str
+    complete: bool
+
+
+_DAY = re.compile(r"([0-9]{1,2})o?")  # "1o" is "1º" folded
+_MONTH = re.compile(r"[0-9]{1,2}")
+_YEAR = re.compile(r"[0-9]{4}")
+
+
+def read_date(
+    text: str, today: dt.date, words: DateWords, *, latest: dt.date | None = None
+) -> DateReading:
+    """The date a citizen means: a whole date (see :func:`normalise_date`), or a short
+    one ("20/11", "ontem", "dia 20", "20 de novembro") read by the rules above.
+
+    :param today: the city's date of the message (never the clock's).
+    :param latest: the last date the field accepts (today, for a field that refuses
+        future dates), or ``None`` when it takes any date.
+    Raises :class:`FormatError`.
+    """
+    try:
+        return DateReading(normalise_date(text), complete=True)
+    except FormatError as error:
+        if error.key != "form_format_date":
+            raise
+        refused = error
+    tokens = [token for token in fold(text).split() if token not in words.filler]
+    if not tokens or len(tokens) > 4:
+        raise refused
+    phrase = " ".join(tokens)
+    if phrase in words.relative:
+        try:
+            return DateReading(
+                (today + dt.timedelta(days=words.relative[phrase])).isoformat(), complete=False
+            )
+        except OverflowError:
+            raise refused from None
+    named_day = tokens[0] in words.day
+    parts = _date_parts(tokens[1:] if named_day else tokens, words.months)
+    if parts is None or (parts[1] is None and not named_day):
+        raise refused
+    day, month, year = parts
+    if year is not None and month is not None:
+        return DateReading(_whole_date(day, month, year), complete=False)
+    found = None if latest is None else _latest_day(day, month, latest)
+    if found is not None:
+        return DateReading(found.isoformat(), complete=False)
+    if not _may_exist(day, month):
+        shown = f"{day:02d}" if month is None else f"{day:02d}/{month:02d}"
+        raise FormatError("form_format_date_invalid", text=shown)
+    example = _example_date(day, month, today, latest)
+    raise FormatError(
+        "form_format_date_no_month" if month is None else "form_format_date_no_year",
+        example=example,
+    )
+
+
+def _date_parts(
+    tokens: list[str], months: Mapping[str, int]
+) -> tuple[int, int | None, int | None] | None:
+    """``(day, month, year)`` from ``["20"]``, ``["20", "11"]``, ``["20", "novembro",
+    "2025"]``; ``None`` when the tokens are not a date. Values are not checked yet."""
+    if not 1 <= len(tokens) <= 3 or not (day := _DAY.fullmatch(tokens[0])):
+        return None
+    if len(tokens) == 1:
+        return int(day[1]), None, None
+    month = months.get(tokens[1])
+    if month is None and _MONTH.fullmatch(tokens[1]):
+        month = int(tokens[1])
+    if month is None:
+        return None
+    if len(tokens) == 2:
+        return int(day[1]), month, None
+    if not _YEAR.fullmatch(tokens[2]):
+        return None
+    return int(day[1]), month, int(tokens[2])
+
+
+def _whole_date(day: int, month: int, year: int) -> str:
+    if year < 1000:
+        raise FormatError("form_format_date")
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        raise FormatError(
+            "form_format_date_invalid", text=f"{day:02d}/{month:02d}/{year}"
+        ) from None
+
+
+def _latest_day(day: int, month: int | None, latest: dt.date) -> dt.date | None:
+    """The most recent date on or before ``latest``, at most a year back, with this day
+    (and this month, when given)."""
+    year, current = latest.year, latest.month
+    for _ in range(13):
+        if month is None or current == month:
+            try:
+                found = dt.date(year, current, day)
+            except ValueError:
+                found = None
+            if found is not None and found <= latest:
+                return found
+        year, current = (year, current - 1) if current > 1 else (year - 1, 12)
+        if year < 1:
+            return None
+    return None
+
+
+def _may_exist(day: int, month: int | None) -> bool:
+    """Whether some year has this day (of this month): 2000 was a leap year."""
+    if month is None:
+        return 1 <= day <= 31
+    try:
+        dt.date(2000, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _example_date(day: int, month: int | None, today: dt.date, latest: dt.date | None) -> str:
+    """A whole date like the one typed, in the latest possible year (from ``latest``, or
+    ``today``'s year when any date goes) and not after ``latest``, as an example; the
+    format's own example when the last eight years have none."""
+    near = latest or today
+    for year in range(near.year, max(near.year - 8, 0), -1):
+        try:
+            found = dt.date(year, month or near.month, day)
+        except ValueError:
+            continue
+        if latest is None or found <= latest:
+            return found.strftime("%d/%m/%Y")
+    return FORMATS["date"].example
 
 
 # -- numbers and money --------------------------------------------------------------

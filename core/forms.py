@@ -23,11 +23,22 @@ summary. ``dependentRequired`` never hides a field: it only makes it required (n
 skippable) once the field it depends on has an answer. Top-level ``required`` fields
 are always asked.
 
-Optional fields can be skipped with *pular* (their ``default``, if any, is stored). At
-any point *cancelar* cancels; *atendente* hands over to a human whenever it cannot be a
+Optional fields can be skipped with *pular* (their ``default``, if any, is stored), or
+by saying the citizen does not know or have the answer (``words.dont_know``: "não sei",
+"não tenho nota", "não lembro não"...); on a required field such an answer is never
+stored: the runner says the answer is needed, gives the field's ``x-civic-dont-know``
+hint if any, offers a person and asks again. Dates may be typed the short way ("20/11",
+"ontem", "dia 20", "20 de novembro"; see :func:`civic.formats.read_date`) where the
+field's range tells the year, and are confirmed back ("Entendi 20/11/2026."). At any
+point *cancelar* cancels; *atendente* hands over to a human whenever it cannot be a
 genuine answer (any question but a free-text one, the summary, and a free-text question
 after ``max_failures`` refused answers, when a human is offered). Before submitting, the
-runner shows a numbered summary and asks to confirm, correct or cancel.
+runner shows a numbered summary, each answer under the field's short label
+(:attr:`Field.label`), and asks to confirm, correct or cancel; the screen asking which
+answer to correct says that *0* goes back to the summary.
+
+Every date is judged by the ``today`` the caller passes with the message (the city's
+date of it), never by the clock.
 """
 
 from __future__ import annotations
@@ -37,7 +48,6 @@ import inspect
 import json
 import logging
 import re
-import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
@@ -51,6 +61,7 @@ from civic import formats
 from civic.text import PARSE_LIMIT, contains_keyword, fold, strip_invisible
 from civic.texts import Texts
 from civic.values import Choice, Reply
+from civic.words import wants_person
 
 if TYPE_CHECKING:  # jsonschema is imported where forms are checked or run, not at start-up
     import jsonschema
@@ -70,13 +81,10 @@ ASKING, SUBMITTED, CANCELLED, HANDOVER = "asking", "submitted", "cancelled", "ha
 #: A warning with a parameter named ``texts`` also gets the city's texts.
 FieldWarning = Callable[..., str | None]
 
-#: The time zone in which ``x-civic-not-future`` dates are judged.
-TIMEZONE = "America/Sao_Paulo"
-
-
-def today() -> dt.date:
-    """Today's date in Brazil, for callers that give :meth:`FormRunner.step` no date."""
-    return dt.datetime.now(zoneinfo.ZoneInfo(TIMEZONE)).date()
+#: The longest answer that still only says "não sei" ("não sei o nome da loja").
+DONT_KNOW_WORDS = 6
+#: A title this long or shorter that is not a question may stand for the field's label.
+LABEL_LIMIT = 40
 
 
 @attrs.frozen
@@ -287,6 +295,20 @@ class Field:
         return str(self.schema.get("title") or self.name)
 
     @property
+    def label(self) -> str:
+        """A short name for the summary and corrections: ``x-civic-label``; without it,
+        the title when it is short and not a question ("E-mail"), else the field's name
+        (``data_compra``: "Data compra"), never the question itself."""
+        label = self.schema.get("x-civic-label")
+        if isinstance(label, str) and label.strip():
+            return label.strip()
+        title = self.title.strip()
+        if title and len(title) <= LABEL_LIMIT and not title.endswith("?"):
+            return title
+        name = self.name.replace("_", " ").strip() or self.name
+        return name[:1].upper() + name[1:]
+
+    @property
     def type(self) -> str | None:
         kind = self.schema.get("type")
         return kind[0] if isinstance(kind, list) and kind else kind
@@ -337,6 +359,8 @@ class _Progress:
     answers: dict[str, Any] = attrs.Factory(dict)
     skipped: list[str] = attrs.Factory(list)
     failures: int = 0
+    #: Whether a person was offered for the current question ("não sei" to a required one).
+    offered: bool = False
     #: The city's date of the message being handled (not stored).
     today: dt.date | None = attrs.field(default=None, eq=False)
 
@@ -360,6 +384,7 @@ class _Progress:
             if isinstance(skipped, list)
             else [],
             failures=failures if isinstance(failures, int) and failures >= 0 else 0,
+            offered=progress.get("offered") is True,
         )
 
     def dump(self) -> dict[str, Any]:
@@ -435,6 +460,10 @@ class FormRunner:
             kind: _word_list(texts(f"form_words_{kind}"))
             for kind in ("cancel", "skip", "handover", "confirm", "correct", "back", "yes", "no")
         }
+        self.dont_know = texts.words("dont_know")
+        self.number_words = {word: Decimal(value) for word, value in texts.numbers().items()}
+        self.number_prefixes = texts.words("number_prefix")
+        self.date_words = formats.DateWords.from_texts(texts)
 
     # -- public interface -------------------------------------------------------------
 
@@ -470,13 +499,12 @@ class FormRunner:
             lines.append(self.texts("form_prefilled_line", title=label, value=shown))
         return [self.texts("form_prefilled", answers="\n".join(lines))] if lines else []
 
-    def step(
-        self, progress: Mapping[str, Any], text: str, *, today: dt.date | None = None
-    ) -> FormStep:
+    def step(self, progress: Mapping[str, Any], text: str, *, today: dt.date) -> FormStep:
         """Handle the citizen's ``text``, given the ``progress`` of the previous step.
 
-        ``today`` is the city's date of the message (the engine passes it; dates after it
-        are refused by ``x-civic-not-future`` fields and given to warnings).
+        ``today`` is the city's date of the message (the engine passes it): short dates
+        ("ontem", "20/11") are read from it, ``x-civic-not-future`` fields refuse dates
+        after it, and warnings are given it.
         Never raises: an unexpected error is logged and the current question asked again.
         """
         try:
@@ -541,20 +569,26 @@ class FormRunner:
         return self._at_field(state, self.fields[state.field], text, folded)
 
     def _at_field(self, state: _Progress, field: Field, text: str, folded: str) -> FormStep:
-        option = self._choose(field, folded)
+        day = self._today(state)
+        option = self._choose(field, folded, partial=False)
+        if option is None and self._says_dont_know(field, folded):
+            return self._dont_know(state, field)
+        if option is None:
+            option = self._choose(field, folded)
         if option is None:
             if folded in self.words["cancel"]:
                 return self._end(CANCELLED, state, "form_cancelled")
-            offered = not field.free_text or state.failures >= self.max_failures
-            if self.humans and offered and folded in self.words["handover"]:
+            offered = not field.free_text or state.failures >= self.max_failures or state.offered
+            # Where a person is offered (never where any text could be the answer), a
+            # request in the citizen's own words counts too ("chama um atendente").
+            asks = folded in self.words["handover"] or wants_person(folded)
+            if self.humans and offered and asks:
                 return self._end(HANDOVER, state, "form_handover")
             if folded in self.words["skip"]:
                 return self._skip(state, field)
         try:
-            value = (
-                option[0]
-                if option is not None
-                else self._convert(field, text, folded, state.today or today())
+            value, notes = (
+                (option[0], []) if option is not None else self._convert(field, text, day)
             )
             self._validate(field, value)
         except Refused as refused:
@@ -562,11 +596,19 @@ class FormRunner:
         state.answers[field.name] = value
         if field.name in state.skipped:
             state.skipped.remove(field.name)
-        return self._advance(state, self._warn(field, value, state.answers, state.today or today()))
+        return self._advance(state, notes + self._warn(field, value, state.answers, day))
 
-    def _choose(self, field: Field, folded: str) -> tuple[Any, str] | None:
-        """The option picked by number or label; for yes/no questions also ``s``/``n``."""
-        option = _match_option(field.options, folded)
+    @staticmethod
+    def _today(state: _Progress) -> dt.date:
+        """The city's date of the message; :meth:`step` always sets it."""
+        if state.today is None:
+            raise TypeError("FormRunner.step needs today=, the city's date of the message")
+        return state.today
+
+    def _choose(self, field: Field, folded: str, *, partial: bool = True) -> tuple[Any, str] | None:
+        """The option picked by number or label (or, when ``partial``, by part of a label
+        or a sentence holding one); for yes/no questions also ``s``/``n``."""
+        option = _match_option(field.options, folded, self.number_prefixes, partial=partial)
         if option is None and field.type == "boolean" and len(field.options) == 2:
             if folded in self.words["yes"]:
                 return field.options[0]
@@ -574,7 +616,32 @@ class FormRunner:
                 return field.options[1]
         return option
 
-    def _skip(self, state: _Progress, field: Field) -> FormStep:
+    def _says_dont_know(self, field: Field, folded: str) -> bool:
+        """Whether the answer says the citizen does not know or have it, and no option of
+        the field is itself such an answer (a choice labelled "Não sei informar")."""
+        # A one-word "não" is part of many labels ("Produto não entregue"): only a label
+        # that is the answer itself, or holds a phrase of two words or more, wins.
+        return says_dont_know(folded, self.dont_know) and not any(
+            fold(label) == folded or (" " in folded and contains_keyword(fold(label), folded))
+            for _, label in field.options
+        )
+
+    def _dont_know(self, state: _Progress, field: Field) -> FormStep:
+        """ "Não sei": an optional field is skipped; a required one is explained (what is
+        needed, the field's ``x-civic-dont-know`` hint, a person offered) and asked again.
+        Never a failure: the citizen answered honestly."""
+        if not self.is_required(field.name, state.answers):
+            return self._skip(state, field, [self.texts("form_dont_know_skipped")])
+        parts = [self.texts("form_dont_know_required", label=field.label)]
+        hint = field.schema.get("x-civic-dont-know")
+        if isinstance(hint, str) and hint.strip():
+            parts.append(hint.strip())
+        if self.humans:
+            parts.append(self.texts("form_dont_know_handover"))
+            state.offered = True
+        return self._ask(state, field, parts)
+
+    def _skip(self, state: _Progress, field: Field, before: list[str] | None = None) -> FormStep:
         if self.is_required(field.name, state.answers):
             return self._refuse(state, field, self.texts("form_error_not_optional"))
         state.answers.pop(field.name, None)
@@ -582,7 +649,7 @@ class FormRunner:
             state.answers[field.name] = field.schema["default"]
         elif field.name not in state.skipped:
             state.skipped.append(field.name)
-        return self._advance(state, [])
+        return self._advance(state, before or [])
 
     def _refuse(self, state: _Progress, field: Field, message: str) -> FormStep:
         state.failures += 1
@@ -598,7 +665,7 @@ class FormRunner:
     def _advance(self, state: _Progress, before: list[str]) -> FormStep:
         """Ask the next unanswered field, or show the summary when there is none."""
         self._prune(state)
-        state.failures = 0
+        state.failures, state.offered = 0, False
         name = self._next_field(state)
         if name is None:
             return self._summary(state, before) if self.confirm else self._submit(state)
@@ -645,8 +712,9 @@ class FormRunner:
 
     # -- reading an answer ------------------------------------------------------------
 
-    def _convert(self, field: Field, text: str, folded: str, day: dt.date) -> Any:
-        """The value the citizen meant, before validation; raises :class:`Refused`."""
+    def _convert(self, field: Field, text: str, day: dt.date) -> tuple[Any, list[str]]:
+        """The value the citizen meant, before validation, and what to tell them about it
+        (the date understood from "ontem"); raises :class:`Refused`."""
         cleaned = _clean_answer(text)
         if not cleaned:
             raise Refused(self.texts("form_error_empty"))
@@ -657,29 +725,37 @@ class FormRunner:
                 or self.texts("form_error_choice", count=len(field.options))
             )
         if field.type in ("integer", "number"):
-            return self._number(field, cleaned)
-        if field.format in formats.FORMATS:
-            try:
+            return self._number(field, cleaned), []
+        if field.format not in formats.FORMATS:
+            return cleaned, []
+        not_future = bool(field.schema.get("x-civic-not-future"))
+        notes = []
+        try:
+            if field.format == "date":
+                latest = day if not_future else None
+                reading = formats.read_date(cleaned, day, self.date_words, latest=latest)
+                value = reading.value
+                if not reading.complete:
+                    shown = formats.display_date(value)
+                    notes.append(self.texts("form_date_understood", date=shown))
+            else:
                 value = formats.normalise(field.format, cleaned)
-            except formats.FormatError as error:
-                raise Refused(
-                    self._custom(field, "format") or self.texts(error.key, **error.values)
-                ) from None
-            if field.schema.get("x-civic-not-future") and value > day.isoformat():
-                raise Refused(
-                    self._custom(field, "x-civic-not-future")
-                    or self.texts(
-                        "form_error_future_date", date=formats.display(field.format, value)
-                    )
-                )
-            return value
-        return cleaned
+        except formats.FormatError as error:
+            raise Refused(
+                self._custom(field, "format") or self.texts(error.key, **error.values)
+            ) from None
+        if not_future and value > day.isoformat():
+            raise Refused(
+                self._custom(field, "x-civic-not-future")
+                or self.texts("form_error_future_date", date=formats.display(field.format, value))
+            )
+        return value, notes
 
     def _number(self, field: Field, text: str) -> int | float:
         try:
             number = formats.parse_decimal(text)
         except (ValueError, InvalidOperation):
-            number = _NUMBER_WORDS.get(fold(text))
+            number = self.number_words.get(fold(text))
         if field.type == "integer":
             if number is None or number != number.to_integral_value():
                 raise Refused(
@@ -753,8 +829,9 @@ class FormRunner:
                 if field.name in state.answers
                 else self.texts("form_summary_empty")
             )
-            label = field.schema.get("x-civic-label") or field.title
-            lines.append(self.texts("form_summary_line", number=number, title=label, value=value))
+            lines.append(
+                self.texts("form_summary_line", number=number, title=field.label, value=value)
+            )
         text = "\n\n".join([*before, "\n".join(lines), self.texts("form_summary_question")])
         choices = (
             Choice("1", self.texts("form_choice_confirm")),
@@ -771,7 +848,7 @@ class FormRunner:
         if self._picks(folded, "2", "correct", "correct") or folded in self.words["no"]:
             state.stage = "which"
             return FormStep(ASKING, state.dump(), (Reply(self.texts("form_which_field")),))
-        if folded in self.words["handover"]:
+        if self.humans and (folded in self.words["handover"] or wants_person(folded)):
             return self._end(HANDOVER, state, "form_handover")
         ref, explicit = self._reference(folded)
         field = self._field_named(state, ref, numbers=explicit)
@@ -787,7 +864,7 @@ class FormRunner:
     def _at_which(self, state: _Progress, folded: str) -> FormStep:
         if folded in self.words["cancel"]:
             return self._end(CANCELLED, state, "form_cancelled")
-        if folded in self.words["back"]:
+        if folded in self.words["back"] or self.number_words.get(folded) == 0 or folded == "0":
             return self._summary(state, [])
         field = self._field_named(state, self._reference(folded)[0], numbers=True)
         if field is None:
@@ -812,20 +889,18 @@ class FormRunner:
         fields = self.visible_fields(state.answers)
         if not ref:
             return None
-        match = re.fullmatch(r"(?:campo |numero |n )?(\d{1,4})", ref)
-        if match:
-            index = int(match[1])
+        index = _numbered(ref, self.number_prefixes)
+        if index is not None:
             return fields[index - 1] if numbers and 1 <= index <= len(fields) else None
         squeezed = ref.replace(" ", "")
         for field in fields:
-            names = (field.title, field.name, field.schema.get("x-civic-label") or "")
+            names = (field.title, field.name, field.label)
             if squeezed in {fold(name).replace(" ", "") for name in names if name}:
                 return field
         partial = [
             f
             for f in fields
-            if contains_keyword(fold(f.title), ref)
-            or contains_keyword(fold(f.schema.get("x-civic-label") or ""), ref)
+            if contains_keyword(fold(f.title), ref) or contains_keyword(fold(f.label), ref)
         ]
         return partial[0] if len(partial) == 1 else None
 
@@ -879,20 +954,52 @@ def _word_list(template: str) -> frozenset[str]:
     return frozenset(filter(None, (fold(word) for word in template.split(","))))
 
 
-def _match_option(options: tuple[tuple[Any, str], ...], folded: str) -> tuple[Any, str] | None:
-    """The option the citizen chose by number (``2``, ``opção 2``), label or value."""
+def says_dont_know(folded: str, phrases: frozenset[str]) -> bool:
+    """Whether a folded answer says the citizen does not know or have it: one of
+    ``phrases`` (``words.dont_know``), or one of its phrases of two words or more that
+    begins an answer of at most :data:`DONT_KNOW_WORDS` words without digits ("não tenho
+    nota fiscal", "não sei o nome da loja", "não lembro não"). A longer sentence is an
+    answer in its own right, and so is one beginning with a one-word phrase ("não gostei")."""
+    if folded in phrases:
+        return True
+    words = folded.split()
+    if not 3 <= len(words) <= DONT_KNOW_WORDS or any(char.isdigit() for char in folded):
+        return False
+    return any(" ".join(words[:n]) in phrases for n in range(2, len(words)))
+
+
+def _numbered(folded: str, prefixes: frozenset[str]) -> int | None:
+    """The number in ``2``, ``opção 2``, ``campo 2``, ``nº 2`` (``prefixes`` are the
+    folded ``words.number_prefix``), or ``None``."""
+    words = folded.split()
+    if len(words) == 2 and words[0] in prefixes:
+        words = words[1:]
+    if len(words) == 1 and re.fullmatch(r"[0-9]{1,4}", words[0]):
+        return int(words[0])
+    return None
+
+
+def _match_option(
+    options: tuple[tuple[Any, str], ...],
+    folded: str,
+    prefixes: frozenset[str] = frozenset(),
+    *,
+    partial: bool = True,
+) -> tuple[Any, str] | None:
+    """The option the citizen chose by number (``2``, ``opção 2``), label or value; when
+    ``partial``, also by part of a label or a sentence holding one."""
     if not options or not folded:
         return None
-    match = re.fullmatch(r"(?:opcao |numero |n )?(\d{1,4})", folded)
-    if match and 1 <= int(match[1]) <= len(options):
-        return options[int(match[1]) - 1]
+    number = _numbered(folded, prefixes)
+    if number is not None and 1 <= number <= len(options):
+        return options[number - 1]
     for option in options:
         if folded == fold(option[1]):
             return option
     for option in options:
         if not isinstance(option[0], bool) and folded == fold(str(option[0])):
             return option
-    if len(folded) < 3:
+    if not partial or len(folded) < 3:
         return None
     # Part of a label ("2a via do cam"), or a sentence holding a whole label ("quero a
     # troca do produto"): accepted only when exactly one option fits.
@@ -911,17 +1018,6 @@ def _clean_answer(text: str) -> str:
     text = text[:ANSWER_LIMIT]
     chunks = (strip_invisible(text[i : i + PARSE_LIMIT]) for i in range(0, len(text), PARSE_LIMIT))
     return "".join(chunks).strip()
-
-
-#: Small numbers as words: "cinco" answers a 1–5 question.
-_NUMBER_WORDS = {
-    word: Decimal(value)
-    for value, words in enumerate(
-        [("zero",), ("um", "uma"), ("dois", "duas"), ("tres",), ("quatro",), ("cinco",),
-         ("seis",), ("sete",), ("oito",), ("nove",), ("dez",)]
-    )
-    for word in words
-}  # fmt: skip
 
 
 def _integer_example(field: Field) -> str:

@@ -330,6 +330,8 @@ class Turn:
             self.say(self.texts("goodbye"))
             self.move(State.CLOSED)
             return
+        if self.state is State.FORM:
+            self.say(self.texts("form_left"))  # as "menu" says: nothing was sent
         self.to_rating()
 
     def command_person(self) -> None:
@@ -756,20 +758,20 @@ class Turn:
         self.form_result(department, step)
 
     def form_result(self, department: Department, step: FormStep) -> None:
-        for reply in step.replies:
-            self.say(reply.text, reply.choices)
         form = self.context.form
         assert form is not None
         if step.status == "asking":
+            for reply in step.replies:
+                self.say(reply.text, reply.choices)
             form.progress = dict(step.progress)
         elif step.status == "submitted":
             self.context.form = None
             self.submit(department, form.name, step.data or {})
-        elif step.status == "cancelled":
+        elif step.status == "cancelled":  # one message, not the runner's and then ours
             self.context.form = None
             self.move(State.DEPARTMENT)
-            self.say(self.texts("form_cancelled_menu"), self.topic_choices(department))
-        elif step.status == "handover":
+            self.say(self.texts("form_cancelled_topics"), self.topic_choices(department))
+        elif step.status == "handover":  # to_human tells the citizen, once
             form.progress = dict(step.progress)
             self.context.held_form = form
             self.context.form = None

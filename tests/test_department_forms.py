@@ -18,10 +18,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from civic import departments, formats
-from civic.forms import FormRunner, today
+from civic.forms import FormRunner
 from civic.plugins import load_plugins
+from civic.text import fold
 from tests import test_forms
-from tests.test_forms import CHECKER, TEXTS, form_data, say, typed_value
+from tests.test_forms import CHECKER, TEXTS, TODAY, form_data, say, typed_value
 
 REGISTRY = departments.collect(load_plugins())
 INSTALLED = [
@@ -89,7 +90,7 @@ def test_generated_answers_are_accepted(
     wanted = data.draw(form_data(generatable(schema), DEPARTMENT_FORMATS))
     for field_name, value in wanted.items():
         if form.fields[field_name].schema.get("x-civic-not-future"):
-            assume(dt.date.fromisoformat(value) <= today())
+            assume(dt.date.fromisoformat(value) <= TODAY)
     step = form.start()
     for _ in range(40):
         if step.progress["stage"] != "field":
@@ -142,9 +143,53 @@ def test_answers_breaking_the_schema_are_refused(
         for answer in breaking_answers(prop):
             step = form.start()
             progress = {**step.progress, "field": field_name}
-            refused = form.step(progress, answer)
+            refused = form.step(progress, answer, today=TODAY)
             assert refused.status == "asking"
             assert refused.progress["field"] == field_name, (field_name, answer)
             assert refused.progress["failures"] == 1, (field_name, answer)
             assert refused.replies and refused.replies[0].text.strip()
             assert field_name not in refused.progress.get("answers", {})
+
+
+@pytest.mark.parametrize(
+    ("slug", "name", "schema"), [pytest.param(*p.values, id=p.id) for p in INSTALLED]
+)
+def test_every_field_has_a_short_label(slug: str, name: str, schema: Mapping[str, Any]) -> None:
+    """The summary and the correction screen name each field by its ``x-civic-label``,
+    never by its question."""
+    missing = [
+        field for field, prop in schema["properties"].items() if not prop.get("x-civic-label")
+    ]
+    assert missing == []
+    for prop in schema["properties"].values():
+        assert len(prop["x-civic-label"]) <= 40 and not prop["x-civic-label"].endswith("?")
+
+
+@pytest.mark.parametrize(("slug", "name", "schema"), INSTALLED)
+def test_every_summary_shows_short_labels(slug: str, name: str, schema: Mapping[str, Any]) -> None:
+    """Labelled or not (the fallback), no field is named by its question."""
+    form = FormRunner(name, schema, TEXTS, CHECKER)
+    for field in form.fields.values():
+        assert field.label and not field.label.endswith("?") and len(field.label) <= 40
+
+
+@pytest.mark.parametrize(("slug", "name", "schema"), INSTALLED)
+@given(saying=st.sampled_from(sorted(TEXTS.catalog["words.dont_know"])), data=st.data())
+def test_dont_know_is_never_stored_in_a_department_form(
+    slug: str, name: str, schema: Mapping[str, Any], saying: str, data: st.DataObject
+) -> None:
+    """At any question of any installed form, "não sei" skips an optional field and
+    explains a required one; it is never the answer."""
+    form = FormRunner(name, schema, TEXTS, CHECKER)
+    field = data.draw(st.sampled_from(list(schema["properties"])))
+    # "não" is an answer where it is an option's label (a yes-or-no question).
+    assume(not any(fold(label) == fold(saying) for _, label in form.fields[field].options))
+    progress = {**form.start().progress, "field": field}
+    step = form.step(progress, saying, today=TODAY)
+    assert step.status == "asking"
+    assert field not in step.progress["answers"]
+    if form.is_required(field, {}):
+        assert step.progress["field"] == field
+        assert step.progress["failures"] == 0
+    else:
+        assert field in step.progress["skipped"]

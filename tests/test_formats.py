@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from civic import formats
 from civic.forms import build_format_checker
 from civic.plugins import load_plugins
+from civic.text import fold
+from civic.texts import Texts
 from tests.strategies import CPF_STYLES, formatted_cpf, valid_cpfs, wrong_check_digit_cpfs
 
 # -- reference implementations and strategies -----------------------------------------
@@ -270,6 +272,213 @@ def test_date_round_trip(date: dt.date, separator: str) -> None:
     assert formats.normalise_date(typed) == date.isoformat()
     assert formats.normalise_date(formats.display_date(date.isoformat())) == date.isoformat()
     assert formats.is_date(date.isoformat())
+
+
+# -- short dates: "20/11", "ontem", "dia 20", "20 de novembro" -------------------------
+
+DATE_WORDS = formats.DateWords.from_texts(Texts())
+#: The first word of each ``words.month_<n>`` list: the month's full name.
+MONTH_NAMES = {n: Texts().catalog[f"words.month_{n}"][0] for n in range(1, 13)}
+SUNDAY = dt.date(2026, 11, 29)
+
+
+def short_date(text: str, today: dt.date, *, not_future: bool = True) -> str:
+    """What a field that refuses future dates (or, not ``not_future``, any field) reads."""
+    reading = formats.read_date(text, today, DATE_WORDS, latest=today if not_future else None)
+    assert not reading.complete
+    return reading.value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20/11", "2026-11-20"),
+        ("20-11", "2026-11-20"),
+        ("20.11", "2026-11-20"),
+        (" 20 / 11 ", "2026-11-20"),
+        ("5/3", "2026-03-05"),
+        ("29/11", "2026-11-29"),  # today
+        ("30/11", "2025-11-30"),  # tomorrow's day and month: last year
+        ("20/12", "2025-12-20"),
+        ("hoje", "2026-11-29"),
+        ("Ontem!", "2026-11-28"),
+        ("foi ontem", "2026-11-28"),
+        ("anteontem", "2026-11-27"),
+        ("antes de ontem", "2026-11-27"),
+        ("desde anteontem", "2026-11-27"),
+        ("dia 20", "2026-11-20"),
+        ("no dia 29", "2026-11-29"),
+        ("dia 30", "2026-10-30"),
+        ("dia 31", "2026-10-31"),
+        ("20 de novembro", "2026-11-20"),
+        ("dia 20 de novembro", "2026-11-20"),
+        ("20 de Novembro de 2025", "2025-11-20"),
+        ("20 nov", "2026-11-20"),
+        ("1º de maio", "2026-05-01"),
+        ("25 de dezembro", "2025-12-25"),
+        ("acho que foi dia 3 de março", "2026-03-03"),
+        ("25 12 2024", "2024-12-25"),  # whole, but not typed the usual way: said back
+    ],
+)
+def test_short_date_in_a_field_refusing_future_dates(text: str, expected: str) -> None:
+    """On Sunday 29/11/2026, a field that refuses future dates reads a date without a
+    year as the most recent such day, at most a year back."""
+    assert short_date(text, SUNDAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("today", "text", "expected"),
+    [
+        # 1 January: yesterday was last year.
+        (dt.date(2027, 1, 1), "31/12", "2026-12-31"),
+        (dt.date(2027, 1, 1), "01/01", "2027-01-01"),
+        (dt.date(2027, 1, 1), "02/01", "2026-01-02"),
+        (dt.date(2027, 1, 1), "ontem", "2026-12-31"),
+        (dt.date(2027, 1, 1), "anteontem", "2026-12-30"),
+        (dt.date(2027, 1, 1), "dia 1", "2027-01-01"),
+        (dt.date(2027, 1, 1), "dia 2", "2026-12-02"),
+        (dt.date(2027, 1, 1), "dia 31", "2026-12-31"),
+        # 31 December: the whole year is behind.
+        (dt.date(2026, 12, 31), "31/12", "2026-12-31"),
+        (dt.date(2026, 12, 31), "01/01", "2026-01-01"),
+        (dt.date(2026, 12, 31), "1 de janeiro", "2026-01-01"),
+        # 29 February.
+        (dt.date(2028, 2, 29), "29/02", "2028-02-29"),
+        (dt.date(2028, 2, 29), "ontem", "2028-02-28"),
+        (dt.date(2028, 2, 29), "01/03", "2027-03-01"),
+        (dt.date(2028, 2, 29), "dia 29", "2028-02-29"),
+        (dt.date(2028, 2, 29), "dia 30", "2028-01-30"),
+        (dt.date(2028, 3, 1), "29/02", "2028-02-29"),
+        (dt.date(2028, 3, 1), "ontem", "2028-02-29"),
+        (dt.date(2028, 3, 1), "dia 30", "2028-01-30"),
+        (dt.date(2029, 2, 28), "29/02", "2028-02-29"),  # 365 days back: still within a year
+        (dt.date(2026, 3, 1), "ontem", "2026-02-28"),
+        (dt.date(2026, 3, 5), "dia 29", "2026-01-29"),
+        (dt.date(2026, 3, 5), "dia 31", "2026-01-31"),
+    ],
+)
+def test_short_date_on_boundary_days(today: dt.date, text: str, expected: str) -> None:
+    assert short_date(text, today) == expected
+
+
+@pytest.mark.parametrize(
+    ("today", "text", "key", "values"),
+    [
+        # No 29 February on or before today within a year: which year was meant?
+        (dt.date(2028, 2, 28), "29/02", "form_format_date_no_year", {"example": "29/02/2024"}),
+        (dt.date(2029, 3, 1), "29/02", "form_format_date_no_year", {"example": "29/02/2028"}),
+        (SUNDAY, "31/04", "form_format_date_invalid", {"text": "31/04"}),
+        (SUNDAY, "30 de fevereiro", "form_format_date_invalid", {"text": "30/02"}),
+        (SUNDAY, "32/11", "form_format_date_invalid", {"text": "32/11"}),
+        (SUNDAY, "20/13", "form_format_date_invalid", {"text": "20/13"}),
+        (SUNDAY, "dia 32", "form_format_date_invalid", {"text": "32"}),
+        (SUNDAY, "dia 0", "form_format_date_invalid", {"text": "00"}),
+        (SUNDAY, "31 de abril de 2026", "form_format_date_invalid", {"text": "31/04/2026"}),
+        (SUNDAY, "semana passada", "form_format_date", {}),
+        (SUNDAY, "20", "form_format_date", {}),  # a bare number is not "dia 20"
+        (SUNDAY, "novembro", "form_format_date", {}),
+        (SUNDAY, "11/2026", "form_format_date", {}),
+        (SUNDAY, "20/11/26", "form_format_date", {}),
+        (SUNDAY, "dia", "form_format_date", {}),
+    ],
+)
+def test_short_date_refused(today: dt.date, text: str, key: str, values: dict[str, str]) -> None:
+    with pytest.raises(formats.FormatError) as caught:
+        formats.read_date(text, today, DATE_WORDS, latest=today)
+    assert (caught.value.key, caught.value.values) == (key, values)
+    assert str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "example"),
+    [
+        ("20/11", "form_format_date_no_year", "20/11/2026"),
+        ("20 de dezembro", "form_format_date_no_year", "20/12/2026"),
+        ("dia 20", "form_format_date_no_month", "20/11/2026"),
+    ],
+)
+def test_a_field_taking_any_date_asks_the_year(text: str, key: str, example: str) -> None:
+    """Without a latest date, "20/11" could be last year's or next year's: ask."""
+    with pytest.raises(formats.FormatError) as caught:
+        formats.read_date(text, SUNDAY, DATE_WORDS)
+    assert caught.value.key == key and caught.value.values == {"example": example}
+
+
+def test_a_field_taking_any_date_reads_days_named_from_today() -> None:
+    assert short_date("amanhã", SUNDAY, not_future=False) == "2026-11-30"
+    assert short_date("hoje", SUNDAY, not_future=False) == "2026-11-29"
+    assert short_date("20 de novembro de 2025", SUNDAY, not_future=False) == "2025-11-20"
+    whole = formats.read_date("20/11/2025", SUNDAY, DATE_WORDS)
+    assert whole == formats.DateReading("2025-11-20", complete=True)
+
+
+@st.composite
+def typed_short(draw: st.DrawFn, date: dt.date) -> str:
+    """``date``'s day and month, without the year, as people type them."""
+    d, m = date.day, date.month
+    return draw(
+        st.sampled_from(
+            [
+                f"{d:02d}/{m:02d}",
+                f"{d}/{m}",
+                f"{d:02d}-{m:02d}",
+                f"{d}.{m}",
+                f"{d} de {MONTH_NAMES[m]}",
+                f"dia {d} de {MONTH_NAMES[m].upper()}",
+                f"{d} {MONTH_NAMES[m][:3]}",
+            ]
+        )
+    )
+
+
+@given(
+    today=st.dates(dt.date(1001, 1, 1), dt.date(9998, 12, 31)),
+    back=st.integers(0, 364),
+    data=st.data(),
+)
+def test_any_day_of_the_last_year_typed_without_year_round_trips(
+    today: dt.date, back: int, data: st.DataObject
+) -> None:
+    """Every date of the 365 days up to today, typed without its year in any usual way,
+    is read back exactly, 29 February included."""
+    date = today - dt.timedelta(days=back)
+    assert short_date(data.draw(typed_short(date)), today) == date.isoformat()
+
+
+@given(today=st.dates(dt.date(1001, 1, 1), dt.date(9998, 12, 31)), day=st.integers(1, 31))
+def test_dia_n_is_the_most_recent_day_n(today: dt.date, day: int) -> None:
+    expected = today
+    while expected.day != day:  # the oracle: walk back one day at a time
+        expected -= dt.timedelta(days=1)
+    assert short_date(f"dia {day}", today) == expected.isoformat()
+
+
+@given(today=st.dates(dt.date(1001, 1, 1), dt.date(9998, 12, 31)))
+def test_days_named_from_today(today: dt.date) -> None:
+    for text, days in [("hoje", 0), ("ontem", -1), ("anteontem", -2), ("amanhã", 1)]:
+        expected = (today + dt.timedelta(days=days)).isoformat()
+        assert short_date(text, today, not_future=False) == expected
+
+
+@given(
+    text=st.one_of(
+        st.text(max_size=40),
+        st.from_regex(
+            r"(dia )?[0-9]{1,3}( de)?[/ .-][0-9a-z]{1,9}( de [0-9]{1,5})?", fullmatch=True
+        ),
+    ),
+    today=st.dates(),
+    not_future=st.booleans(),
+)
+def test_read_date_raises_only_format_errors(text: str, today: dt.date, not_future: bool) -> None:
+    try:
+        reading = formats.read_date(text, today, DATE_WORDS, latest=today if not_future else None)
+    except formats.FormatError as error:
+        assert str(error)
+    else:
+        assert formats.is_date(reading.value)
+        if not_future and not reading.complete and fold(text) not in DATE_WORDS.relative:
+            assert reading.value <= today.isoformat()
 
 
 # -- money ------------------------------------------------------------------------------

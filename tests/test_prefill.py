@@ -5,6 +5,7 @@ it noted."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -196,17 +197,20 @@ def test_the_runner_drops_what_its_fields_refuse(prefill: dict[str, str]) -> Non
     assert step.replies[0].text.startswith("Tipo?")
 
 
+TODAY = dt.date(2026, 11, 29)
+
+
 def test_a_prefilled_answer_is_changed_at_the_summary() -> None:
     form = runner(FORM)
     step = form.start({"texto": "a loja não entregou nada"})
     for answer in ("1", "não", "Centro"):
-        step = form.step(step.progress, answer)
+        step = form.step(step.progress, answer, today=TODAY)
     assert "2. Relato: a loja não entregou nada" in step.replies[0].text
-    step = form.step(step.progress, "corrigir relato")
+    step = form.step(step.progress, "corrigir relato", today=TODAY)
     assert "Resposta atual: a loja não entregou nada" in step.replies[0].text
-    step = form.step(step.progress, "a loja entregou a geladeira quebrada")
+    step = form.step(step.progress, "a loja entregou a geladeira quebrada", today=TODAY)
     assert "2. Relato: a loja entregou a geladeira quebrada" in step.replies[0].text
-    assert form.step(step.progress, "1").data == {
+    assert form.step(step.progress, "1", today=TODAY).data == {
         "tipo": "a",
         "texto": "a loja entregou a geladeira quebrada",
         "tem": False,
