@@ -815,7 +815,7 @@ class Turn:
             self.survey_questions(progress)
         elif folded in self.texts.words("yes"):  # "sim" to "do you want to leave a comment?"
             self.say(self.texts("comment_go_ahead"))
-        elif folded in self.comment_skip_words() or wants_person(folded, strict=True):
+        elif self.declines_comment() or wants_person(folded, strict=True):
             self.finish(None)
         else:
             self.finish(self.reading.redacted.strip()[:4000])
@@ -855,17 +855,48 @@ class Turn:
                     self.say(self.texts("comment_question"))
                 return
             result = None
-        progress.attempts += 1
-        if result == "decline" or progress.attempts >= survey.max_attempts:
+        if result == "decline":  # only an explicit "pular", "prefiro não" is a refusal
             self.record(None, declined=True)
             self.finish(None, declined=True)
             return
-        reason = (
-            result[len("refuse:") :]
-            if isinstance(result, str) and result.startswith("refuse:")
-            else self.texts("rating_not_understood", min=survey.scale_min, max=survey.scale_max)
-        )
-        self.say(reason)
+        self.score_not_read(progress, result)
+
+    def score_not_read(self, progress: SurveyProgress, result: Any) -> None:
+        """Ask again for an answer that is not a score: with the reason and the range;
+        from the ``max_attempts``-th, with an example ("por exemplo: 9"). After
+        :data:`UNREAD_AFTER_EXAMPLE` more, close without recording any rating (the
+        citizen did not refuse; nobody can loop forever)."""
+        survey = self.engine.config.survey
+        low, high = survey.scale_min, survey.scale_max
+        progress.attempts += 1
+        if progress.attempts >= survey.max_attempts + UNREAD_AFTER_EXAMPLE:
+            self.finish(None, closing="closing_unrated")
+            return
+        if progress.attempts >= survey.max_attempts:
+            text = self.texts("rating_example", min=low, max=high, example=max(low, high - 1))
+        elif isinstance(result, str) and result.startswith("refuse:"):
+            text = result[len("refuse:") :]
+        else:
+            text = self.texts("rating_not_understood", min=low, max=high)
+        self.outgoing.append(Outgoing(Reply(text, scale=(low, high))))
+
+    def declines_comment(self) -> bool:
+        """Whether the answer to "a comment?" declines it: it is made only of
+        ``words.comment_skip`` phrases ("nada a declarar", "tá bom assim"), "não" and
+        thanks ("não, sem comentários, obrigado"; "obrigada")."""
+        phrases = self.comment_skip_words() | self.no_words()
+        words = self.reading.words
+        if not words or len(words) > 16:
+            return False
+        longest = max(len(phrase.split()) for phrase in phrases)
+        split = {0}  # how many first words are split into such phrases
+        for end in range(1, len(words) + 1):
+            if any(
+                end - size in split and " ".join(words[end - size : end]) in phrases
+                for size in range(1, min(longest, end) + 1)
+            ):
+                split.add(end)
+        return len(words) in split
 
     def survey_questions(self, progress: SurveyProgress) -> None:
         """The city's extra survey questions (a form), between the score and the comment."""
@@ -910,12 +941,20 @@ class Turn:
             agent=agent,
         )
 
-    def finish(self, comment: str | None, *, declined: bool = False) -> None:
+    def finish(
+        self, comment: str | None, *, declined: bool = False, closing: str | None = None
+    ) -> None:
+        """Close the survey and the conversation, saying ``closing`` (a text key)."""
         if comment:
             self.tx.update_rating(self.row["id"], comment=comment)
         self.context.survey = None
-        self.say(self.texts("closing_declined" if declined else "closing_thanks"))
+        self.say(self.texts(closing or ("closing_declined" if declined else "closing_thanks")))
         self.move(State.CLOSED)
+
+
+#: Unreadable answers to the score question after the one that got an example: the
+#: last of them closes the survey without a score (see :meth:`Turn.score_not_read`).
+UNREAD_AFTER_EXAMPLE = 2
 
 
 def start_survey(turn: Turn) -> None:
