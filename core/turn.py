@@ -26,7 +26,7 @@ from civic.forms import FormStep
 from civic.plugins import PluginFailed, call_safely
 from civic.reading import Reading, read
 from civic.states import WITH_TEAM, State, check_transition
-from civic.text import REQUEST_WORDS
+from civic.text import REQUEST_WORDS, contains_keyword
 from civic.values import (
     Answer,
     Choice,
@@ -291,13 +291,51 @@ class Turn:
         return words("comment_skip") | words("menu") | words("close")
 
     def greet(self, first_contact: bool) -> None:
-        """The first reply of a conversation: welcome, and the privacy notice for a
-        citizen writing from this address for the first time."""
-        self.say(self.texts("welcome", city=self.engine.config.city))
+        """The first reply of a conversation: welcome (answering the citizen's greeting,
+        if any), and the privacy notice for a citizen writing from this address for the
+        first time."""
+        city = self.engine.config.city
+        greeting = self.greeting()
+        if greeting is None:
+            self.say(self.texts("welcome", city=city))
+        else:
+            # A city that reworded ``welcome`` but not ``welcome_greeted`` keeps its words.
+            overridden = self.texts.catalog["welcome"] != self.texts.defaults["welcome"]
+            own = overridden and (
+                self.texts.catalog["welcome_greeted"] == self.texts.defaults["welcome_greeted"]
+            )
+            key = "welcome" if own else "welcome_greeted"
+            self.say(f"{greeting} {self.texts(key, city=city)}")
         if first_contact:
             self.say(self.engine.privacy_notice())
         if self.state is State.IDENTIFYING and not self.reading.text.strip():
             self.ask_identity()
+
+    def greeting(self) -> str | None:
+        """The answer to the citizen's greeting: ``Bom dia!`` to "bom dia" (likewise
+        ``boa tarde``, ``boa noite``), with ``Tudo bem, obrigado por perguntar.`` to
+        "tudo bem?" (``Olá! Tudo bem...`` to "oi, tudo bem?"); ``None`` when the message
+        greets nobody or only says "oi" (the welcome answers it). The words are the
+        catalogue's ``words.greeting_*``; the first dozen words are looked at."""
+        head = " ".join(self.reading.words[:12])
+        words = self.texts.words
+
+        def said(name: str) -> bool:
+            return any(contains_keyword(head, phrase) for phrase in words(f"greeting_{name}"))
+
+        salutation = next(
+            (name for name in ("morning", "afternoon", "evening", "hello") if said(name)), None
+        )
+        # "tudo bem" answers "how are you?" when asked, or said with a greeting.
+        asked = said("how_are_you") and (
+            salutation is not None
+            or "?" in self.reading.text[:200]
+            or head in words("greeting_how_are_you")
+        )
+        if salutation in (None, "hello") and not asked:
+            return None  # a plain "oi": the welcome itself says hello
+        answer = self.texts(f"greeting_{salutation or 'hello'}")
+        return f"{answer} {self.texts('greeting_how_are_you')}" if asked else answer
 
     def global_command(self) -> str | None:
         """The first entry of :data:`~civic.words.GLOBAL_WORDS` this message is."""
