@@ -105,7 +105,8 @@ def report(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Satisfaction figures: contacts, response rate, mean score, NPS, CSAT, durations.
+    """Satisfaction figures: contacts, response rate, mean score, NPS, CSAT, durations,
+    and the answers to the city's extra survey questions ([survey] questions in --config).
 
     Covers the conversations opened between --since and --until (inclusive days in the
     city's time zone, from --config; America/Sao_Paulo by default). The
@@ -164,23 +165,33 @@ def export_conversations_command(
     database_url: DatabaseUrl = None,
     config: ConfigOption = None,
 ) -> None:
-    """One row per conversation: protocols, department, times, durations, score, comment.
+    """One row per conversation: protocols, department, times, durations, score, comment,
+    and the answers to the city's extra survey questions ([survey] questions in --config).
 
     Rows are streamed from the database, so any number of conversations can be exported.
-    Times are ISO 8601 in UTC.
+    Times are ISO 8601 in UTC. In CSV each question is a column answer_<key>; in JSON
+    Lines the answers are the field "answers".
     """
     from civic import storage as db
+    from civic.report import survey_questions
     from civic.report_render import export_conversations
 
     start, end = parse_date(since, "--since"), parse_date(until, "--until")
     if start and end and start > end:
         fail(f"--since {start} is after --until {end}")
-    timezone = _config(config).hours.timezone
+    settings = _config(config)
+    questions = [q.key for q in survey_questions(settings.survey.questions)]
     storage = open_existing_storage(database_url)
     try:
         with output(output_path) as out:
             export_conversations(
-                storage, out, format=format.value, since=start, until=end, timezone=timezone
+                storage,
+                out,
+                format=format.value,
+                since=start,
+                until=end,
+                timezone=settings.hours.timezone,
+                questions=questions,
             )
     except db.sa.exc.OperationalError as exc:
         fail(f"cannot read the database: {exc.orig}")

@@ -298,15 +298,25 @@ def find_cpf(text: str) -> tuple[str, tuple[int, int]] | CpfProblem:
     return problem
 
 
-def redact(text: str, found: Sequence[CpfCandidate] | None = None) -> str:
+#: The sample CPF civic's own texts show ("por exemplo: Maria da Silva 123.456.789-09"):
+#: valid check digits, obviously an example. :func:`redact` spares it when asked to.
+EXAMPLE = "12345678909"
+
+
+def redact(
+    text: str, found: Sequence[CpfCandidate] | None = None, *, keep: frozenset[str] = frozenset()
+) -> str:
     """``text`` with every CPF-looking number, valid or not, replaced by its :func:`mask`.
 
     ``found`` is what :func:`candidates` returns for ``text`` (found again when not given).
-    Nothing else in the text changes. Linear time.
+    Numbers whose digits are in ``keep`` stay as typed (civic's replies keep
+    :data:`EXAMPLE`). Nothing else in the text changes. Linear time.
     """
     found = candidates(text) if found is None else found
     pieces, position = [], 0
     for candidate in found:
+        if candidate.digits in keep:
+            continue
         start, end = candidate.span
         pieces += [text[position:start], candidate.masked]
         position = end

@@ -396,10 +396,12 @@ def snapshot(row: Mapping[str, Any]) -> Conversation:
 
 
 def redacted(reply: Reply) -> Reply:
-    """The reply with every CPF-looking number masked, as it is stored and sent."""
+    """The reply with every CPF-looking number masked, as it is stored and sent (but
+    the sample :data:`civic.cpf.EXAMPLE` of the identification prompt)."""
+    keep = frozenset({cpf.EXAMPLE})
     return Reply(
-        text=cpf.redact(reply.text),
-        choices=tuple(Choice(c.value, cpf.redact(c.label)) for c in reply.choices),
+        text=cpf.redact(reply.text, keep=keep),
+        choices=tuple(Choice(c.value, cpf.redact(c.label, keep=keep)) for c in reply.choices),
         scale=reply.scale,
     )
 

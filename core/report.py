@@ -18,6 +18,7 @@ deadline (:func:`declared_deadlines`) for the others.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import zoneinfo
@@ -121,6 +122,104 @@ class ReportScope:
         return db.ReportFilter(self.since, self.until, self.department, self.timezone)
 
 
+@attrs.frozen
+class SurveyQuestion:
+    """One of the city's extra survey questions (``[survey] questions``), as a report
+    counts its answers.
+
+    :param key: the answer's name (the form's property).
+    :param title: the question, as the citizen read it.
+    :param kind: ``number`` (counts per value and the mean), ``choice`` (counts per
+        option; the mean too when every option is a number) or ``text`` (free text:
+        only how many answered, never what).
+    :param options: the answers every report lists, zeros included, as text
+        (:func:`answer_text`) with their labels: a choice's options, or each whole
+        number of an integer question bounded by ``minimum`` and ``maximum``.
+    """
+
+    key: str
+    title: str
+    kind: str
+    options: Mapping[str, str] = attrs.field(factory=dict)
+
+    @property
+    def numeric(self) -> bool:
+        """Whether answers are numbers, so a mean means something."""
+        return self.kind == "number" or (
+            self.kind == "choice" and all(_is_number(value) for value in self.options)
+        )
+
+
+#: The most whole numbers an integer question lists even when nobody gave them.
+OPTIONS_LIMIT = 101
+
+
+def answer_text(value: Any) -> str:
+    """An answer as reports and the database's JSON functions write it: ``true`` and
+    ``false``, numbers as JSON writes them (``5``, ``4.5``), strings as they are."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _answer(value: Any) -> str:
+    """An answer as the database returned it, as :func:`answer_text` writes it (SQLite
+    gives ``5.0`` for a JSON ``5.0``, PostgreSQL ``"5.0"``)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return json.dumps(value)
+    return str(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text not in ("nan", "inf", "-inf", "NaN", "Infinity", "-Infinity")
+
+
+def survey_questions(
+    schema: Mapping[str, Any] | None, texts: Any | None = None
+) -> tuple[SurveyQuestion, ...]:
+    """The questions of a survey form (``[survey] questions``), in the order asked.
+    ``texts`` (a :class:`~civic.texts.Texts`) names the yes-or-no options."""
+    from civic.texts import Texts
+
+    texts = texts or Texts()
+    fields = ((schema or {}).get("properties") or {}).items()
+    return tuple(
+        _question(str(key), field, texts) for key, field in fields if isinstance(field, Mapping)
+    )
+
+
+def _question(key: str, field: Mapping[str, Any], texts: Any) -> SurveyQuestion:
+    """One form property as a :class:`SurveyQuestion`."""
+    kind_of = field.get("type")
+    kind_of = kind_of[0] if isinstance(kind_of, list) and kind_of else kind_of
+    title = str(field.get("title") or key)
+    options = _choices(field, texts)
+    if options:
+        return SurveyQuestion(key, title, "choice", options)
+    if kind_of not in ("integer", "number"):
+        return SurveyQuestion(key, title, "text")
+    low, high = field.get("minimum"), field.get("maximum")
+    whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high))
+    if kind_of == "integer" and whole and 0 <= high - low < OPTIONS_LIMIT:
+        options = {str(n): str(n) for n in range(low, high + 1)}
+    return SurveyQuestion(key, title, "number", options)
+
+
+def _choices(field: Mapping[str, Any], texts: Any) -> dict[str, str]:
+    """A choice's options as answer text and label: ``oneOf`` consts, ``enum``, yes/no
+    (as :class:`civic.forms.FormRunner` offers them)."""
+    one_of = field.get("oneOf")
+    if isinstance(one_of, list) and all(isinstance(o, Mapping) and "const" in o for o in one_of):
+        return {answer_text(o["const"]): str(o.get("title", o["const"])) for o in one_of}
+    if isinstance(field.get("enum"), list):
+        return {answer_text(value): str(value) for value in field["enum"]}
+    if field.get("type") == "boolean":
+        return {"true": texts("form_boolean_yes"), "false": texts("form_boolean_no")}
+    return {}
+
+
 class ReportQuery:
     """The read-only aggregates a report indicator is computed from.
 
@@ -136,9 +235,12 @@ class ReportQuery:
         *,
         deadlines: Mapping[str, int] | None = None,
         today: dt.date | None = None,
+        questions: Iterable[SurveyQuestion] = (),
     ) -> None:
         self._tx = tx
         self.scope = scope
+        #: The city's extra survey questions (see :func:`survey_questions`).
+        self.questions: tuple[SurveyQuestion, ...] = tuple(questions)
         #: Each department's declared answer deadline in days (see :func:`declared_deadlines`).
         self.deadlines: Mapping[str, int] = dict(deadlines or {})
         #: The city's day the report is computed (a deadline not yet over is not missed).
@@ -204,6 +306,29 @@ class ReportQuery:
             return Aggregate(total, by_group if self.scope.by else {})
 
         return self._cached(("scores",), compute)
+
+    def answer_counts(self) -> Aggregate[dict[str, dict[str | None, int]]]:
+        """How often each answer was given to each of :attr:`questions`:
+        ``{question: {answer text: count}}`` (free-text answers all count under
+        ``None``; questions nobody answered are absent)."""
+
+        def compute() -> Aggregate[dict[str, dict[str | None, int]]]:
+            keys = [question.key for question in self.questions]
+            free = [question.key for question in self.questions if question.kind == "text"]
+            rows = db.report_answer_counts(
+                self._tx, keys, counted_only=free, by=self._by(), only=self.scope.filters()
+            )
+            groups: dict[str, dict[str, dict[str | None, int]]] = {}
+            total: dict[str, dict[str | None, int]] = {}
+            for *group, question, answer, n in rows:
+                text = None if answer is None else _answer(answer)
+                for found in (groups.setdefault(str(group[0]) if group else "", {}), total):
+                    counts = found.setdefault(str(question), {})
+                    counts[text] = counts.get(text, 0) + int(n)
+            by_group = {key: groups.get(key, {}) for key in self.group_keys}
+            return Aggregate(total, by_group if self.scope.by else {})
+
+        return self._cached(("answers",), compute)
 
     def submissions(self) -> Aggregate[int]:
         """The number of forms submitted in the conversations."""
@@ -377,6 +502,7 @@ class Indicators:
     nps: float | None = None
     csat_percent: float | None = None
     distribution: Mapping[str, int] | None = None
+    questions: Mapping[str, Mapping[str, Any]] | None = None
     median_first_response_seconds: float | None = None
     median_resolution_seconds: float | None = None
     protocols: Mapping[str, int] | None = None
@@ -399,6 +525,11 @@ class Indicators:
         return attrs.asdict(self, recurse=False) | {
             "distribution": dict(self.distribution) if self.distribution is not None else None,
             "protocols": dict(self.protocols) if self.protocols is not None else None,
+            "questions": (
+                {key: dict(figures) for key, figures in self.questions.items()}
+                if self.questions is not None
+                else None
+            ),
             "extra": dict(self.extra),
         }
 
@@ -425,7 +556,8 @@ class DepartmentInfo:
 @attrs.frozen
 class Report:
     """A computed report: the scope, the totals, the groups and the indicators' labels,
-    and the installed departments by slug (names for the published page)."""
+    the installed departments by slug (names for the published page), and the city's
+    extra survey questions (their answers are the ``questions`` indicator)."""
 
     scope: ReportScope
     generated_at: dt.datetime
@@ -434,6 +566,7 @@ class Report:
     labels: Mapping[str, str] = attrs.field(factory=dict)
     descriptions: Mapping[str, str] = attrs.field(factory=dict)
     departments: Mapping[str, DepartmentInfo] = attrs.field(factory=dict)
+    questions: tuple[SurveyQuestion, ...] = ()
 
     def department_name(self, slug: str | None) -> str:
         """The name citizens know a department by; its slug when it is not installed."""
@@ -501,12 +634,14 @@ def build_report(
         manager = load_plugins()
     indicators = collect_indicators(manager)
     installed = list(registry.collect(manager))
-    deadlines = declared_deadlines(installed, config or Config())
+    config = config or Config()
+    deadlines = declared_deadlines(installed, config)
+    questions = survey_questions(config.survey.questions, _texts(config))
     generated_at = now or db.utcnow()
     today = generated_at.astimezone(zoneinfo.ZoneInfo(scope.timezone)).date()
     results: dict[str, Aggregate[Any]] = {}
     with storage.reading() as tx:
-        query = ReportQuery(tx, scope, deadlines=deadlines, today=today)
+        query = ReportQuery(tx, scope, deadlines=deadlines, today=today, questions=questions)
         keys = query.group_keys
         for plugin, indicator in indicators:
             try:
@@ -534,7 +669,15 @@ def build_report(
             d.slug: DepartmentInfo(d.name, deadlines.get(d.slug))
             for d in sorted(installed, key=lambda d: d.slug)
         },
+        questions=questions,
     )
+
+
+def _texts(config: Config) -> Any:
+    """The city's texts (the yes-or-no options' names), its overrides included."""
+    from civic.texts import Texts
+
+    return Texts(config.locale, config.texts)
 
 
 # -- time series for the published page ---------------------------------------------

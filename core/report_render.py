@@ -17,14 +17,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from civic import storage as db
-from civic.report import BUILTIN_INDICATORS, Comment, Indicators, Report, Timeline
+from civic.report import (
+    BUILTIN_INDICATORS,
+    Comment,
+    Indicators,
+    Report,
+    Timeline,
+    answer_text,
+)
 
 #: Colours of the charts (the browser test looks for the bar colours).
 BAR_COLOUR = "#1565c0"
 CONTACTS_COLOUR = "#2e7d32"
 LINE_COLOURS = ("#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#558b2f", "#4e342e", "#ad1457")
 #: Built-in indicators whose value is a mapping (flattened in CSV, a table on the page).
-_MAPPINGS = ("distribution", "protocols")
+_MAPPINGS = ("distribution", "protocols", "questions")
 _SCALARS = tuple(name for name in BUILTIN_INDICATORS if name not in _MAPPINGS)
 #: The protocol statuses as the published page names them.
 STATUS_NAMES = {
@@ -60,6 +67,14 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             slug: {"name": info.name, "deadline_days": info.deadline_days}
             for slug, info in report.departments.items()
         },
+        "questions": {
+            question.key: {
+                "title": question.title,
+                "kind": question.kind,
+                "options": dict(question.options),
+            }
+            for question in report.questions
+        },
     }
 
 
@@ -77,6 +92,10 @@ def _flat(indicators: Indicators) -> dict[str, Any]:
         row[f"score_{score}"] = n
     for status, n in (indicators.protocols or {}).items():
         row[f"protocols_{status}"] = n
+    for key, figures in (indicators.questions or {}).items():
+        row[f"question_{key}_answered"] = figures["answered"]
+        row[f"question_{key}_mean"] = figures["mean"]
+        row.update({f"question_{key}_{answer}": n for answer, n in figures["counts"].items()})
     for name, value in indicators.extra.items():
         if isinstance(value, Mapping):
             row.update({f"{name}_{key}": item for key, item in value.items()})
@@ -89,8 +108,10 @@ def render_csv(report: Report) -> str:
     """One row per group (one ``total`` row when the report is not grouped), with a header.
 
     Columns: ``group``, the scalar indicators, ``score_<n>`` per score of the
-    distribution, ``protocols_<status>`` per protocol status, then other plugins'
-    indicators (mappings flattened to ``name_key``).
+    distribution, ``protocols_<status>`` per protocol status, per extra survey question
+    ``question_<key>_answered``, ``question_<key>_mean`` and ``question_<key>_<answer>``
+    (how often each answer was given), then other plugins' indicators (mappings
+    flattened to ``name_key``).
     """
     rows = [{"group": g.key, **_flat(g.indicators)} for g in report.groups]
     if not report.scope.by:
@@ -183,6 +204,7 @@ def render_table(report: Report) -> str:
         biggest = max(distribution.values()) or 1
         for score, n in distribution.items():
             lines.append(f"  {score:>2}  {'#' * round(40 * n / biggest):<40}  {n}")
+    lines += _questions_lines(report)
     protocols = report.total.protocols
     if protocols:
         counts = ", ".join(f"{status} {n}" for status, n in protocols.items())
@@ -195,6 +217,24 @@ def render_table(report: Report) -> str:
     for name, value in report.total.extra.items():
         lines.append(f"{report.labels.get(name, name)}: {value}")
     return "\n".join(lines) + "\n"
+
+
+def _questions_lines(report: Report) -> list[str]:
+    """The extra survey questions' figures (total) for the terminal table."""
+    figures = report.total.questions or {}
+    lines = []
+    for question in report.questions:
+        found = figures.get(question.key)
+        if found is None:
+            continue
+        mean = "" if found["mean"] is None else f", mean {found['mean']:.2f}"
+        lines.append(f"  {question.key}: {question.title} ({found['answered']} answers{mean})")
+        counts = ", ".join(
+            f"{question.options.get(answer, answer)} {n}" for answer, n in found["counts"].items()
+        )
+        if counts:
+            lines.append(f"    {counts}")
+    return ["", "Survey questions (total):", *lines] if lines else []
 
 
 # -- HTML -----------------------------------------------------------------------------
@@ -342,6 +382,7 @@ def render_html(
     comments: Sequence[Comment] | None = None,
 ) -> str:
     """The published page: headline figures, three charts, a table per group, the
+    answers to the city's extra survey questions (a chart and a table each), the
     protocols by status with the deadlines met, and the latest survey comments
     (``comments``, from :func:`civic.report.latest_comments`; no section when ``None``).
 
@@ -393,6 +434,7 @@ def render_html(
         f"<h2>Nota média por departamento e por {unit}</h2>",
         line_chart(series, [_label(x, timeline.period) for x in xs], "Nota média", top),
         _groups_table(report),
+        _questions_section(report),
         _protocols_section(report),
         _comments_section(report, comments),
         f"<footer>Gerado em {_local(report.generated_at, report.scope.timezone):%d/%m/%Y %H:%M}"
@@ -455,6 +497,37 @@ def _group_label(report: Report, key: str) -> str:
     if report.scope.by == "department":
         return report.department_name(key)
     return _label(key, report.scope.by)
+
+
+def _questions_section(report: Report) -> str:
+    """The extra survey questions: per question, how many answered, the mean, and a
+    chart and table of how often each answer was given (free text: only how many)."""
+    figures = report.total.questions or {}
+    asked = [q for q in report.questions if q.key in figures]
+    if not asked:
+        return ""
+    parts = ["<h2>Perguntas da pesquisa</h2>"]
+    for question in asked:
+        found = figures[question.key]
+        answered = found["answered"]
+        summary = f"{_br(answered, 0)} {'resposta' if answered == 1 else 'respostas'}"
+        if found["mean"] is not None:
+            summary += f" · média {_br(found['mean'], 2)}"
+        parts += [f"<h3>{html.escape(question.title)}</h3>", f'<p class="note">{summary}</p>']
+        counts = [(question.options.get(a, a), float(n)) for a, n in found["counts"].items()]
+        if not counts:
+            continue
+        parts.append(bar_chart(counts, BAR_COLOUR, question.title))
+        rows = "".join(
+            f"<tr><td>{html.escape(label)}</td><td>{_br(n, 0)}</td>"
+            f"<td>{_br(100 * n / answered if answered else None)}</td></tr>"
+            for label, n in counts
+        )
+        parts.append(
+            "<table><thead><tr><th>Resposta</th><th>Respostas</th><th>%</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+    return "\n".join(parts)
 
 
 def _protocols_section(report: Report) -> str:
@@ -580,6 +653,7 @@ def export_conversations(
     since: dt.date | None = None,
     until: dt.date | None = None,
     timezone: str = "UTC",
+    questions: Sequence[str] = (),
 ) -> int:
     """Write one row per conversation opened between the dates to ``out``; return the count.
 
@@ -587,12 +661,17 @@ def export_conversations(
     (one JSON object per line; ``protocols`` a list). Rows are streamed from the database
     in batches, so memory stays flat however many conversations there are. Times are ISO
     8601 in UTC (``2021-03-16T12:00:00Z``).
+
+    The answers to the city's extra survey questions are, in CSV, one column
+    ``answer_<key>`` per key of ``questions`` (``true``/``false`` for a yes-or-no); in
+    JSON Lines, the field ``answers``: every answer stored, by question (``{}`` when the
+    citizen answered none, ``null`` without a rating).
     """
     if format not in ("csv", "jsonl"):
         raise ValueError(f"unknown export format {format!r}; expected csv or jsonl")
     writer = csv.writer(out, lineterminator="\n") if format == "csv" else None
     if writer:
-        writer.writerow(EXPORT_COLUMNS)
+        writer.writerow([*EXPORT_COLUMNS, *(f"answer_{key}" for key in questions)])
     count = 0
     with storage.reading() as tx:
         for row in db.export_conversation_rows(
@@ -613,14 +692,34 @@ def export_conversations(
                 "scale_max": row["scale_max"],
                 "comment": row["comment"],
             }
+            answers = _answers(row["answers"])
             if writer:
-                writer.writerow(["" if v is None else v for v in record.values()])
+                cells = ["" if v is None else v for v in record.values()]
+                cells += [_cell_answer(answers.get(key)) for key in questions]
+                writer.writerow(cells)
             else:
+                record["answers"] = answers if row["answers"] is not None else None
                 protocols = record["protocols"]
                 record["protocols"] = sorted(protocols.split(" ")) if protocols else []
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def _cell_answer(value: Any) -> str:
+    """An answer in a CSV cell: empty when not given, else :func:`answer_text`."""
+    return "" if value is None else answer_text(value)
+
+
+def _answers(stored: str | None) -> dict[str, Any]:
+    """The survey answers of a rating as stored (JSON), without the ``declined`` mark."""
+    try:
+        answers = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    if not isinstance(answers, dict):
+        return {}
+    return {key: value for key, value in answers.items() if key != "declined"}
 
 
 def _local(moment: dt.datetime, timezone: str) -> dt.datetime:

@@ -13,7 +13,7 @@ import logging
 import os
 import stat
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -1627,6 +1627,65 @@ def report_score_counts(
     return [tuple(row) for row in tx.conn.execute(query)]
 
 
+def report_answer_counts(
+    tx: Transaction,
+    keys: Sequence[str],
+    *,
+    counted_only: Collection[str] = (),
+    by: tuple[str, ...] = (),
+    only: ReportFilter = ReportFilter(),
+) -> list[tuple[Any, ...]]:
+    """``(group keys..., question, value, count)``: how often each answer was given to
+    each of the survey's extra questions ``keys`` (the rating's ``answers``).
+
+    ``value`` is the answer as text: ``true``/``false`` for a yes-or-no, a number as
+    JSON writes it (``5``, ``4.5``), a choice's string as it is; ``None`` for the
+    questions of ``counted_only`` (free text: only how many answered is counted, never
+    what). A missing or ``null`` answer is not counted.
+    """
+    if not keys:
+        return []
+    dialect = tx.conn.dialect.name
+    if dialect == "sqlite":
+        each = sa.func.json_each(rating_t.c.answers).table_valued("key", "value", "type")
+        text = sa.case(
+            (each.c.type == "true", "true"),
+            (each.c.type == "false", "false"),
+            else_=sa.cast(each.c.value, sa.Text),
+        )
+        present = each.c.type != "null"
+    else:
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        each = (
+            sa.func.jsonb_each_text(sa.cast(rating_t.c.answers, JSONB))
+            .table_valued("key", "value")
+            .lateral()
+        )
+        text = each.c.value
+        present = each.c.value.is_not(None)
+    free = list(counted_only)
+    value = sa.case((each.c.key.in_(free), sa.null()), else_=text) if free else text
+    source = conversation_t.join(rating_t, rating_t.c.conversation_id == conversation_t.c.id)
+    answers = (
+        sa.select(
+            *(
+                _report_key(dialect, name, only.timezone).label(f"key{i}")
+                for i, name in enumerate(by)
+            ),
+            each.c.key.label("question"),
+            value.label("answer"),
+        )
+        .select_from(source.join(each, sa.true()))
+        .where(*_report_where(only), each.c.key.in_(list(keys)), present)
+        .subquery()
+    )  # grouped outside, so PostgreSQL sees plain columns
+    columns = [answers.c[f"key{i}"] for i in range(len(by))]
+    columns += [answers.c.question, answers.c.answer]
+    query = sa.select(*columns, sa.func.count()).group_by(*columns)
+    return [tuple(row) for row in tx.conn.execute(query)]
+
+
 def report_submission_counts(
     tx: Transaction,
     *,
@@ -1867,8 +1926,9 @@ def export_conversation_rows(
 ) -> Iterator[RowMapping]:
     """Stream one row per conversation, oldest first, ``batch`` rows at a time.
 
-    Rows carry the conversation's times, department, its rating (if any) and
-    ``protocols``: its submissions' protocol numbers separated by spaces (or ``None``).
+    Rows carry the conversation's times, department, its rating (if any, with its
+    ``answers`` as stored: JSON text) and ``protocols``: its submissions' protocol
+    numbers separated by spaces (or ``None``).
     PostgreSQL uses a server-side cursor, so memory stays flat on any number of rows.
     """
     protocols = (
@@ -1891,6 +1951,7 @@ def export_conversation_rows(
             rating_t.c.scale_min,
             rating_t.c.scale_max,
             rating_t.c.comment,
+            rating_t.c.answers,
         )
         .select_from(
             conversation_t.outerjoin(rating_t, rating_t.c.conversation_id == conversation_t.c.id)

@@ -26,7 +26,7 @@ from civic.forms import FormStep
 from civic.plugins import PluginFailed, call_safely
 from civic.reading import Reading, read
 from civic.states import WITH_TEAM, State, check_transition
-from civic.text import REQUEST_WORDS, fold
+from civic.text import REQUEST_WORDS, contains_keyword, fold
 from civic.values import (
     Answer,
     Choice,
@@ -292,13 +292,51 @@ class Turn:
         return words("comment_skip") | words("menu") | words("close")
 
     def greet(self, first_contact: bool) -> None:
-        """The first reply of a conversation: welcome, and the privacy notice for a
-        citizen writing from this address for the first time."""
-        self.say(self.texts("welcome", city=self.engine.config.city))
+        """The first reply of a conversation: welcome (answering the citizen's greeting,
+        if any), and the privacy notice for a citizen writing from this address for the
+        first time."""
+        city = self.engine.config.city
+        greeting = self.greeting()
+        if greeting is None:
+            self.say(self.texts("welcome", city=city))
+        else:
+            # A city that reworded ``welcome`` but not ``welcome_greeted`` keeps its words.
+            overridden = self.texts.catalog["welcome"] != self.texts.defaults["welcome"]
+            own = overridden and (
+                self.texts.catalog["welcome_greeted"] == self.texts.defaults["welcome_greeted"]
+            )
+            key = "welcome" if own else "welcome_greeted"
+            self.say(f"{greeting} {self.texts(key, city=city)}")
         if first_contact:
             self.say(self.engine.privacy_notice())
         if self.state is State.IDENTIFYING and not self.reading.text.strip():
             self.ask_identity()
+
+    def greeting(self) -> str | None:
+        """The answer to the citizen's greeting: ``Bom dia!`` to "bom dia" (likewise
+        ``boa tarde``, ``boa noite``), with ``Tudo bem, obrigado por perguntar.`` to
+        "tudo bem?" (``Olá! Tudo bem...`` to "oi, tudo bem?"); ``None`` when the message
+        greets nobody or only says "oi" (the welcome answers it). The words are the
+        catalogue's ``words.greeting_*``; the first dozen words are looked at."""
+        head = " ".join(self.reading.words[:12])
+        words = self.texts.words
+
+        def said(name: str) -> bool:
+            return any(contains_keyword(head, phrase) for phrase in words(f"greeting_{name}"))
+
+        salutation = next(
+            (name for name in ("morning", "afternoon", "evening", "hello") if said(name)), None
+        )
+        # "tudo bem" answers "how are you?" when asked, or said with a greeting.
+        asked = said("how_are_you") and (
+            salutation is not None
+            or "?" in self.reading.text[:200]
+            or head in words("greeting_how_are_you")
+        )
+        if salutation in (None, "hello") and not asked:
+            return None  # a plain "oi": the welcome itself says hello
+        answer = self.texts(f"greeting_{salutation or 'hello'}")
+        return f"{answer} {self.texts('greeting_how_are_you')}" if asked else answer
 
     def global_command(self) -> str | None:
         """The first entry of :data:`~civic.words.GLOBAL_WORDS` this message is."""
@@ -906,7 +944,7 @@ class Turn:
             self.survey_questions(progress)
         elif folded in self.texts.words("yes"):  # "sim" to "do you want to leave a comment?"
             self.say(self.texts("comment_go_ahead"))
-        elif folded in self.comment_skip_words() or wants_person(folded, strict=True):
+        elif self.declines_comment() or wants_person(folded, strict=True):
             self.finish(None)
         else:
             self.finish(self.reading.redacted.strip()[:4000])
@@ -946,17 +984,48 @@ class Turn:
                     self.say(self.texts("comment_question"))
                 return
             result = None
-        progress.attempts += 1
-        if result == "decline" or progress.attempts >= survey.max_attempts:
+        if result == "decline":  # only an explicit "pular", "prefiro não" is a refusal
             self.record(None, declined=True)
             self.finish(None, declined=True)
             return
-        reason = (
-            result[len("refuse:") :]
-            if isinstance(result, str) and result.startswith("refuse:")
-            else self.texts("rating_not_understood", min=survey.scale_min, max=survey.scale_max)
-        )
-        self.say(reason)
+        self.score_not_read(progress, result)
+
+    def score_not_read(self, progress: SurveyProgress, result: Any) -> None:
+        """Ask again for an answer that is not a score: with the reason and the range;
+        from the ``max_attempts``-th, with an example ("por exemplo: 9"). After
+        :data:`UNREAD_AFTER_EXAMPLE` more, close without recording any rating (the
+        citizen did not refuse; nobody can loop forever)."""
+        survey = self.engine.config.survey
+        low, high = survey.scale_min, survey.scale_max
+        progress.attempts += 1
+        if progress.attempts >= survey.max_attempts + UNREAD_AFTER_EXAMPLE:
+            self.finish(None, closing="closing_unrated")
+            return
+        if progress.attempts >= survey.max_attempts:
+            text = self.texts("rating_example", min=low, max=high, example=max(low, high - 1))
+        elif isinstance(result, str) and result.startswith("refuse:"):
+            text = result[len("refuse:") :]
+        else:
+            text = self.texts("rating_not_understood", min=low, max=high)
+        self.outgoing.append(Outgoing(Reply(text, scale=(low, high))))
+
+    def declines_comment(self) -> bool:
+        """Whether the answer to "a comment?" declines it: it is made only of
+        ``words.comment_skip`` phrases ("nada a declarar", "tá bom assim"), "não" and
+        thanks ("não, sem comentários, obrigado"; "obrigada")."""
+        phrases = self.comment_skip_words() | self.no_words()
+        words = self.reading.words
+        if not words or len(words) > 16:
+            return False
+        longest = max(len(phrase.split()) for phrase in phrases)
+        split = {0}  # how many first words are split into such phrases
+        for end in range(1, len(words) + 1):
+            if any(
+                end - size in split and " ".join(words[end - size : end]) in phrases
+                for size in range(1, min(longest, end) + 1)
+            ):
+                split.add(end)
+        return len(words) in split
 
     def survey_questions(self, progress: SurveyProgress) -> None:
         """The city's extra survey questions (a form), between the score and the comment."""
@@ -1001,12 +1070,20 @@ class Turn:
             agent=agent,
         )
 
-    def finish(self, comment: str | None, *, declined: bool = False) -> None:
+    def finish(
+        self, comment: str | None, *, declined: bool = False, closing: str | None = None
+    ) -> None:
+        """Close the survey and the conversation, saying ``closing`` (a text key)."""
         if comment:
             self.tx.update_rating(self.row["id"], comment=comment)
         self.context.survey = None
-        self.say(self.texts("closing_declined" if declined else "closing_thanks"))
+        self.say(self.texts(closing or ("closing_declined" if declined else "closing_thanks")))
         self.move(State.CLOSED)
+
+
+#: Unreadable answers to the score question after the one that got an example: the
+#: last of them closes the survey without a score (see :meth:`Turn.score_not_read`).
+UNREAD_AFTER_EXAMPLE = 2
 
 
 def start_survey(turn: Turn) -> None:

@@ -196,17 +196,20 @@ def test_ratings_as_people_type_them(
         assert [r["score"] for r in tx.ratings()] == [score]
 
 
-def test_refused_rating_is_asked_again_then_declined(engine: Engine, storage: Storage) -> None:
+def test_refused_rating_is_asked_again_then_with_an_example(
+    engine: Engine, storage: Storage
+) -> None:
+    """Unreadable answers are asked again, the third with an example; none records a
+    refusal (the whole bound is tested in tests/test_survey_answers.py)."""
     chat = Chat(engine)
     chat.script(MARIA, "encerrar")
     assert "de 0 a 10" in chat.send("11")
     assert "mais de um número" in chat.send("7 ou 8")
     assert chat.state == State.RATING
-    chat.send("não sei")
-    assert chat.state == State.CLOSED
+    assert "por exemplo: 9" in chat.send("não sei")
+    assert chat.state == State.RATING
     with storage.reading() as tx:
-        (rating,) = tx.ratings()
-    assert rating["score"] is None
+        assert tx.ratings() == []
 
 
 # -- plugins inside conversations ---------------------------------------------------

@@ -14,9 +14,10 @@ import json
 import os
 import statistics
 import zoneinfo
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 import attrs
 import jsonschema
@@ -31,8 +32,18 @@ from typer.testing import CliRunner
 
 from civic import hookimpl, hookspecs
 from civic import storage as db
+from civic.config import parse_config
 from civic.default_plugins import scoring
-from civic.report import Aggregate, ReportIndicator, ReportQuery, ReportScope, build_report
+from civic.report import (
+    Aggregate,
+    ReportIndicator,
+    ReportQuery,
+    ReportScope,
+    SurveyQuestion,
+    answer_text,
+    build_report,
+    survey_questions,
+)
 from civic.report_render import (
     BAR_COLOUR,
     export_conversations,
@@ -67,6 +78,7 @@ class Conv:
     agent: str | None = None
     first_response_after: float | None = None
     closed_after: float | None = None
+    answers: Mapping[str, Any] | None = None
 
 
 def seed(storage: db.Storage, convs: Sequence[Conv]) -> None:
@@ -102,7 +114,7 @@ def seed(storage: db.Storage, convs: Sequence[Conv]) -> None:
                     scale_min=low,
                     scale_max=high,
                     comment=None if score is None else f"nota {score}",
-                    answers="{}",
+                    answers=json.dumps(c.answers or {}, ensure_ascii=False),
                     created_at=c.opened_at,
                 )
             )
@@ -728,3 +740,198 @@ def test_days_are_the_citys_days(
     assert [g.key for g in build_report(storage, in_utc, manager=manager).groups] == ["2021-03-16"]
     only_15th = ReportScope(dt.date(2021, 3, 15), dt.date(2021, 3, 15), timezone=in_brazil.timezone)
     assert build_report(storage, only_15th, manager=manager).total.conversations == 1
+
+
+# -- the city's extra survey questions --------------------------------------------------
+
+#: The example city's questions (gov.br dimensions), a choice and a free-text question.
+QUESTIONS: dict[str, Any] = {
+    "title": "Avaliação",
+    "properties": {
+        "clareza": {"title": "As informações foram claras?", "type": "integer", "minimum": 1,
+                    "maximum": 5},
+        "resolveu": {"title": "Seu pedido foi resolvido?", "type": "boolean"},
+        "canal": {"title": "Como nos conheceu?", "oneOf": [
+            {"const": "site", "title": "Pelo site"}, {"const": "amigo", "title": "Por um amigo"}]},
+        "sugestao": {"title": "Uma sugestão?", "type": "string"},
+        "espera": {"title": "Quantos minutos esperou?", "type": "number"},
+    },
+}  # fmt: skip
+QUESTIONS_CONFIG = parse_config({"survey": {"questions": QUESTIONS}})
+ANSWERED = [
+    Conv(START, "cac", 1, (10, 0, 10), answers={"clareza": 5, "resolveu": True, "canal": "site",
+                                                "sugestao": "Mais horários, CPF 529.982.247-25",
+                                                "espera": 2.5, "declined": False}),
+    Conv(START, "cac", 2, (9, 0, 10), answers={"clareza": 4, "resolveu": False, "declined": False}),
+    Conv(START, "procon", 3, (7, 0, 10), answers={"clareza": 5, "resolveu": True, "espera": 10,
+                                                  "sugestao": "Nada", "declined": False}),
+    Conv(START, "procon", 4, (8, 0, 10), answers={"clareza": None, "declined": False}),
+    Conv(START, "jsm", 5, (None, 0, 10), answers={"declined": True}),
+    Conv(START, "jsm", 6, None),
+]  # fmt: skip
+
+
+def test_survey_questions_are_read_from_the_form() -> None:
+    found = {q.key: q for q in survey_questions(QUESTIONS)}
+    assert found["clareza"] == SurveyQuestion(
+        "clareza", "As informações foram claras?", "number", {str(n): str(n) for n in range(1, 6)}
+    )
+    assert found["resolveu"].kind == "choice"
+    assert found["resolveu"].options == {"true": "Sim", "false": "Não"}
+    assert found["canal"].options == {"site": "Pelo site", "amigo": "Por um amigo"}
+    assert not found["canal"].numeric and found["clareza"].numeric
+    assert (found["sugestao"].kind, found["espera"].kind) == ("text", "number")
+    assert found["espera"].options == {}  # unbounded: only the answers given are listed
+    assert list(found) == list(QUESTIONS["properties"])  # in the order asked
+    assert survey_questions(None) == ()
+
+
+def test_questions_in_the_report(
+    fresh_storage: Callable[[], db.Storage], manager: pluggy.PluginManager
+):
+    storage = fresh_storage()
+    seed(storage, ANSWERED)
+    scope = ReportScope(by="department")
+    report = build_report(storage, scope, manager=manager, config=QUESTIONS_CONFIG)
+    total = report.total.questions
+    assert total is not None
+    assert total["clareza"] == {
+        "answered": 3, "mean": 4.67, "counts": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 2}
+    }  # fmt: skip
+    assert total["resolveu"] == {"answered": 3, "mean": None, "counts": {"true": 2, "false": 1}}
+    assert total["canal"] == {"answered": 1, "mean": None, "counts": {"site": 1, "amigo": 0}}
+    # Free text: how many answered, never what.
+    assert total["sugestao"] == {"answered": 2, "mean": None, "counts": {}}
+    assert total["espera"] == {"answered": 2, "mean": 6.25, "counts": {"10": 1, "2.5": 1}}
+    groups = {g.key: g.indicators.questions for g in report.groups}
+    assert groups["cac"]["clareza"]["counts"]["5"] == 1  # type: ignore[index]
+    assert groups["jsm"]["clareza"] == {  # type: ignore[index]
+        "answered": 0, "mean": None, "counts": dict.fromkeys("12345", 0)
+    }  # fmt: skip
+    for key in QUESTIONS["properties"]:
+        assert sum(g[key]["answered"] for g in groups.values()) == total[key]["answered"]  # type: ignore[index]
+    assert report.labels["questions"] == "Perguntas da pesquisa"
+    only_cac = build_report(
+        storage, ReportScope(department="cac"), manager=manager, config=QUESTIONS_CONFIG
+    )
+    assert only_cac.total.questions["clareza"]["answered"] == 2  # type: ignore[index]
+
+
+def test_questions_without_a_survey_form(
+    fresh_storage: Callable[[], db.Storage], manager: pluggy.PluginManager
+):
+    storage = fresh_storage()
+    seed(storage, ANSWERED)
+    report = build_report(storage, ReportScope(), manager=manager)
+    assert report.total.questions == {} and report.questions == ()
+    assert "Survey questions" not in render_table(report)
+    assert not [c for c in next(csv.reader(io.StringIO(render_csv(report)))) if "question" in c]
+
+
+def test_questions_in_every_output(
+    fresh_storage: Callable[[], db.Storage], manager: pluggy.PluginManager
+):
+    from civic.report import build_timeline
+
+    storage = fresh_storage()
+    seed(storage, ANSWERED)
+    scope = ReportScope(by="department")
+    report = build_report(storage, scope, manager=manager, config=QUESTIONS_CONFIG)
+    data = json.loads(render_json(report))
+    jsonschema.Draft202012Validator(SCHEMA).validate(data)
+    assert data["questions"]["resolveu"] == {
+        "title": "Seu pedido foi resolvido?",
+        "kind": "choice",
+        "options": {"true": "Sim", "false": "Não"},
+    }
+    assert data["total"]["questions"]["clareza"]["mean"] == 4.67
+    assert data["groups"][0]["indicators"]["questions"]["clareza"]["answered"] == 2
+    rows = {row["group"]: row for row in csv.DictReader(io.StringIO(render_csv(report)))}
+    assert rows["cac"]["question_clareza_mean"] == "4.5"
+    assert rows["procon"]["question_resolveu_true"] == "1"
+    assert rows["jsm"]["question_clareza_answered"] == "0"
+    assert rows["cac"]["question_sugestao_answered"] == "1"
+    table = render_table(report)
+    assert "Survey questions (total):" in table
+    assert "clareza: As informações foram claras? (3 answers, mean 4.67)" in table
+    assert "Sim 2, Não 1" in table
+    page = render_html(report, "Extrema", build_timeline(storage, scope))
+    assert "<h2>Perguntas da pesquisa</h2>" in page
+    assert "<h3>As informações foram claras?</h3>" in page and "3 respostas · média 4,67" in page
+    assert "<td>Por um amigo</td><td>0</td>" in page
+    assert "Mais horários" not in page and "529.982.247-25" not in page  # free text stays out
+
+
+def test_export_has_the_answers(fresh_storage: Callable[[], db.Storage]):
+    storage = fresh_storage()
+    seed(storage, ANSWERED)
+    keys = [q.key for q in survey_questions(QUESTIONS)]
+    out = io.StringIO()
+    export_conversations(storage, out, format="csv", questions=keys)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert list(rows[0])[-5:] == [f"answer_{key}" for key in keys]
+    assert rows[0]["answer_clareza"] == "5" and rows[0]["answer_resolveu"] == "true"
+    assert rows[0]["answer_espera"] == "2.5" and rows[1]["answer_resolveu"] == "false"
+    assert rows[3]["answer_clareza"] == "" and rows[5]["answer_clareza"] == ""
+    out = io.StringIO()
+    export_conversations(storage, out, format="jsonl", questions=keys)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[0]["answers"]["canal"] == "site" and lines[0]["answers"]["resolveu"] is True
+    assert lines[4]["answers"] == {}  # declined: no answer (the mark is not an answer)
+    assert lines[5]["answers"] is None  # no survey at all
+
+
+def test_cli_reports_and_exports_the_example_city_s_questions(
+    cli: typer.Typer, fresh_storage: Callable[[], db.Storage], tmp_path: Path
+):
+    storage = fresh_storage()
+    seed(storage, ANSWERED)
+    example = Path(__file__).parents[1] / "examples" / "civic.toml"
+    runner = CliRunner()
+    base = ["--database-url", storage.url, "--config", str(example)]
+    result = runner.invoke(cli, ["report", *base, "-f", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert list(data["questions"]) == ["clareza", "facilidade", "tempo", "resolveu"]
+    assert data["total"]["questions"]["clareza"]["answered"] == 3
+    result = runner.invoke(cli, ["export", "conversations", *base])
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[0].split(",")
+    assert header[-4:] == ["answer_clareza", "answer_facilidade", "answer_tempo", "answer_resolveu"]
+
+
+@settings(max_examples=25)
+@given(
+    answers=st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "clareza": st.integers(1, 5),
+                "resolveu": st.booleans(),
+                "canal": st.sampled_from(["site", "amigo"]),
+                "espera": st.integers(0, 120)
+                | st.floats(0, 120, allow_nan=False).map(lambda x: round(x, 1)),
+            },
+        ),
+        max_size=12,
+    )
+)
+def test_question_figures_match_a_reference(
+    fresh_storage: Callable[[], db.Storage],
+    manager: pluggy.PluginManager,
+    answers: list[dict[str, Any]],
+):
+    storage = fresh_storage()
+    seed(storage, [Conv(START, "cac", n, (9, 0, 10), answers=a) for n, a in enumerate(answers, 1)])
+    total = build_report(storage, ReportScope(), manager=manager, config=QUESTIONS_CONFIG).total
+    assert total.questions is not None
+    for key in ("clareza", "resolveu", "canal", "espera"):
+        given_ = [a[key] for a in answers if key in a]
+        figures = total.questions[key]
+        assert figures["answered"] == len(given_)
+        assert sum(figures["counts"].values()) == len(given_)
+        for value in set(map(answer_text, given_)):
+            assert figures["counts"][value] == [answer_text(v) for v in given_].count(value)
+        if key in ("clareza", "espera") and given_:
+            mean = Decimal(sum(Decimal(str(v)) for v in given_)) / len(given_)
+            assert figures["mean"] == half_up(mean, 2)

@@ -40,6 +40,16 @@ def test_gov_br_dimensions_are_asked_after_the_score(storage: Storage) -> None:
         "resolveu": True,
         "declined": False,
     }
+    # ... and civic report counts them, per question.
+    from civic.report import ReportScope, build_report
+
+    report = build_report(storage, ReportScope(), config=load_config(EXAMPLE))
+    figures = report.total.questions or {}
+    assert figures["clareza"] == {
+        "answered": 1, "mean": 5.0, "counts": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+    }  # fmt: skip
+    assert figures["tempo"]["answered"] == 0  # skipped
+    assert figures["resolveu"]["counts"] == {"true": 1, "false": 0}
 
 
 def test_cancelling_the_extra_questions_keeps_the_score(storage: Storage) -> None:

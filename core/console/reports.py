@@ -41,7 +41,14 @@ COLUMNS = (
 #: The totals also show these.
 TOTALS = (*COLUMNS, "abandoned", "deadline_due", "deadline_met")
 #: Figures shown elsewhere on the page, or not at all.
-LEFT_OUT = ("distribution", "contacts", "score_percent", "protocols", "response_rate_percent")
+LEFT_OUT = (
+    "distribution",
+    "questions",
+    "contacts",
+    "score_percent",
+    "protocols",
+    "response_rate_percent",
+)
 SECONDS = ("median_first_response_seconds", "median_resolution_seconds")
 PERIOD = dt.timedelta(days=30)
 

@@ -11,6 +11,10 @@ Definitions (every percentage is 0–100, rounded half away from zero):
   0–10, 4–5 on 1–5).
 - ``distribution`` counts each score from the lowest scale minimum to the highest scale
   maximum seen in the report, the same keys for every group.
+- ``questions`` gives, for each of the city's extra survey questions (``[survey]
+  questions``), how many answered it, the mean (two decimals) when its answers are
+  numbers, and how often each answer was given (every option listed, zeros included;
+  never the words of a free-text answer).
 - ``protocols`` counts the protocols (manifestations) filed in the conversations by their
   current status; ``deadline_met_percent`` is ``deadline_met`` ÷ ``deadline_due``: the
   protocols answered within their department's declared deadline among those answered
@@ -21,14 +25,20 @@ Definitions (every percentage is 0–100, rounded half away from zero):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from civic import hookimpl
 
 if TYPE_CHECKING:  # civic.report needs the database; it is imported when a report runs
-    from civic.report import Aggregate, ReportIndicator, ReportQuery, ScoreCounts
+    from civic.report import (
+        Aggregate,
+        ReportIndicator,
+        ReportQuery,
+        ScoreCounts,
+        SurveyQuestion,
+    )
 
 
 def rounded(value: Fraction | None, places: int) -> float | None:
@@ -87,6 +97,33 @@ def distribution(scores: Aggregate[ScoreCounts]) -> Aggregate[dict[str, int]]:
         return {str(score): n for score, n in sorted(found.items())}
 
     return scores.map(count)
+
+
+def question_figures(question: SurveyQuestion, found: Mapping[str | None, int]) -> dict[str, Any]:
+    """``answered``, ``mean`` and ``counts`` of one survey question, from how often each
+    answer was given (see :meth:`civic.report.ReportQuery.answer_counts`)."""
+    answered = sum(found.values())
+    if question.kind == "text":
+        return {"answered": answered, "mean": None, "counts": {}}
+    counts = dict.fromkeys(question.options, 0)
+    for answer, n in sorted(found.items(), key=lambda item: str(item[0])):
+        if answer is not None:
+            counts[answer] = counts.get(answer, 0) + n
+    mean = None
+    if question.numeric and answered:
+        try:
+            total = sum(Fraction(answer) * n for answer, n in counts.items() if n)
+        except (ValueError, ZeroDivisionError):  # an old answer that is not a number
+            total = None
+        mean = rounded(Fraction(total, answered), 2) if total is not None else None
+    return {"answered": answered, "mean": mean, "counts": counts}
+
+
+def questions(query: ReportQuery) -> Aggregate[dict[str, dict[str, Any]]]:
+    """Every survey question's figures (:func:`question_figures`), for each group."""
+    return query.answer_counts().map(
+        lambda found: {q.key: question_figures(q, found.get(q.key, {})) for q in query.questions}
+    )
 
 
 def response_rate(query: ReportQuery) -> Aggregate[float | None]:
@@ -170,6 +207,13 @@ def register_report_indicators(register: Callable[[ReportIndicator], None]) -> N
             "Distribuição das notas",
             lambda q: distribution(q.score_counts()),
             "Quantidade de avaliações por nota.",
+        ),
+        (
+            "questions",
+            "Perguntas da pesquisa",
+            questions,
+            "Para cada pergunta extra da pesquisa: quantos responderam, a média (respostas "
+            "numéricas) e quantas vezes cada resposta foi dada.",
         ),
         (
             "median_first_response_seconds",
