@@ -351,7 +351,9 @@ class Turn:
             if entry.name == "person" and wants_person(folded, strict=self.state is State.FORM):
                 return "person"
             if entry.name == "menu" and (
-                folded == "menu" if self.state is State.FORM else folded in self.texts.words("menu")
+                folded in self.texts.words("menu_in_form")
+                if self.state is State.FORM
+                else folded in self.texts.words("menu")
             ):
                 return "menu"
         return None

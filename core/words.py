@@ -28,6 +28,14 @@ _ASK_PERSON = re.compile(
 _ANYONE_THERE = re.compile(
     r"^(oi |ola |ei )?(tem|ha|existe|alguem) ?(alguem|algum atendente|uma pessoa|ai)\b"
 )
+#: A short, direct request: "quero um atendente", "chama um atendente", "cadê o
+#: atendente?", "me transfere para um atendente", "prefiro falar com uma pessoa".
+_DIRECT = re.compile(
+    r"^(eu )?(quero|queria|preciso de|preciso|prefiro|chama|chame|chamem|cade|me transfere|"
+    r"me transfira|me passa|me passe|me encaminha|transfere|passa)( falar)?( com| pra| para)?"
+    r"( o| a| um| uma)? (atendente|humano|humana|pessoa|atendimento humano|"
+    r"pessoa de verdade|funcionario|funcionaria)( por favor| pfv| pf| agora)?$"
+)
 _NO_ROBOT = re.compile(
     r"\b(nao quero|cansei de|chega de|para de)( falar| conversar)?( com)?( o| um| esse)? "
     r"(robo|bot|maquina|automatico)\b"
@@ -60,6 +68,8 @@ def wants_person(folded: str, *, strict: bool = False) -> bool:
     words = folded.split()
     if len(words) > 16:
         return False
+    if _DIRECT.search(folded):
+        return True
     if _ASK_PERSON.search(folded) or _ANYONE_THERE.search(folded) or _NO_ROBOT.search(folded):
         return strict is False or len(words) <= 10
     if strict:

@@ -65,6 +65,12 @@ ASKING_FOR_A_PERSON = [
     "não quero falar com robô",
     "pode me passar para uma pessoa?",
     "quero ser atendido por uma pessoa",
+    "quero um atendente",
+    "me transfere para um atendente",
+    "chama um atendente",
+    "quero atendimento humano",
+    "cadê o atendente?",
+    "prefiro falar com uma pessoa",
 ]
 
 
@@ -248,3 +254,21 @@ def test_the_correction_screen_says_how_to_leave_and_leaving_works(engine: Engin
     assert chat.send("0") == summary
     assert chat.state == State.FORM
     assert "PROCON-2026-000001" in chat.send("1")
+
+
+@pytest.mark.parametrize("leaving", ["menu", "Menu principal", "voltar ao menu", "ir pro menu"])
+def test_leaving_a_form_for_the_menu_in_the_citizen_s_words(engine: Engine, leaving: str) -> None:
+    chat = in_procon_form(engine)
+    answer_up_to(chat, 3)  # at a free-text question, where "voltar ao menu" is no product
+    assert "nada foi enviado" in chat.send(leaving)
+    assert chat.state == State.CHOOSING
+
+
+@pytest.mark.parametrize(
+    "about", ["a atendente foi ótima", "o atendente não me respondeu", "atendente da loja"]
+)
+def test_a_sentence_about_an_attendant_is_an_answer(engine: Engine, about: str) -> None:
+    chat = in_procon_form(engine)
+    answer_up_to(chat, 3)
+    chat.send(about)
+    assert chat.state == State.FORM
