@@ -357,11 +357,16 @@ def read_date(
     if not tokens or len(tokens) > 4:
         raise refused
     phrase = " ".join(tokens)
+
+    def short(value: str) -> DateReading:
+        """A date read from a short answer; one before the year 1000 is no date."""
+        if not is_date(value):
+            raise refused
+        return DateReading(value, complete=False)
+
     if phrase in words.relative:
         try:
-            return DateReading(
-                (today + dt.timedelta(days=words.relative[phrase])).isoformat(), complete=False
-            )
+            return short((today + dt.timedelta(days=words.relative[phrase])).isoformat())
         except OverflowError:
             raise refused from None
     named_day = tokens[0] in words.day
@@ -370,10 +375,10 @@ def read_date(
         raise refused
     day, month, year = parts
     if year is not None and month is not None:
-        return DateReading(_whole_date(day, month, year), complete=False)
+        return short(_whole_date(day, month, year))
     found = None if latest is None else _latest_day(day, month, latest)
     if found is not None:
-        return DateReading(found.isoformat(), complete=False)
+        return short(found.isoformat())
     if not _may_exist(day, month):
         shown = f"{day:02d}" if month is None else f"{day:02d}/{month:02d}"
         raise FormatError("form_format_date_invalid", text=shown)

@@ -46,6 +46,10 @@ class Topic:
 
     ``key`` names the topic in the text catalogue: a city overrides its title with the
     text ``<slug>.topics.<key>`` and its answer with ``<slug>.topics.<key>.answer``.
+
+    ``then_form`` (with ``answer``): when the citizen *tells what happened* ("comprei uma
+    geladeira e ela parou de funcionar") rather than asks ("qual o prazo para reclamar?"),
+    the answer is said and this form starts, pre-filled with the story.
     """
 
     title: str
@@ -54,6 +58,7 @@ class Topic:
     form: str | None = None
     handover: bool = False
     key: str | None = None
+    then_form: str | None = None
 
 
 @attrs.frozen

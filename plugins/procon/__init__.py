@@ -142,6 +142,7 @@ DEPARTMENT = Department(
         ),
         Topic(
             key="withdrawal",
+            then_form=FORM,
             title="Direito de arrependimento (7 dias)",
             keywords=(
                 "arrependimento",
@@ -155,6 +156,7 @@ DEPARTMENT = Department(
         ),
         Topic(
             key="defects",
+            then_form=FORM,
             title="Prazo para reclamar de defeitos",
             keywords=(
                 "defeito",
@@ -171,12 +173,14 @@ DEPARTMENT = Department(
         ),
         Topic(
             key="repair",
+            then_form=FORM,
             title="Conserto: o prazo do fornecedor (30 dias)",
             keywords=("conserto", "assistencia", "assistencia tecnica", "consertar"),
             answer=SHIPPED("procon.topics.repair.answer"),
         ),
         Topic(
             key="damage",
+            then_form=FORM,
             title="Danos causados por um produto ou serviço",
             keywords=("dano", "danos", "acidente", "machucou", "ferimento"),
             answer=SHIPPED("procon.topics.damage.answer"),
