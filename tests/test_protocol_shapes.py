@@ -124,6 +124,8 @@ def filed(engine: Engine) -> tuple[Chat, str]:
         "situação do ouv-2026-1?",
         "Protocolo: ouv.2026.1",
         "qual o andamento do meu protocolo OUV / 2026 / 1 por favor",
+        "protocolo ＯＵＶ／２０２６／１",  # fullwidth, as some keyboards type
+        "status OUV\u200b/2026\u200b/1",  # invisible characters inside
     ],
 )
 def test_a_slashed_number_is_found_however_typed(
@@ -160,6 +162,23 @@ def test_a_sentence_with_a_number_is_not_a_protocol_question(
     chat, _ = filed(plugged(civic_ouvidoria=Ouvidoria(), civic_slashes=Slashes()))
     assert "Não encontrei" not in chat.send("iptu 2026")
     assert chat.last.department == "cac"  # routed: the IPTU is the CAC's
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "status do protocolo " + "1 " * 125_000,
+        "protocolo " + "OUV/" * 60_000,
+        "situação " + "\ud800" * 1000 + " OUV/2026/1",
+    ],
+)
+def test_hostile_protocol_questions_get_a_polite_answer(
+    plugged: Callable[..., Engine], hostile: str
+) -> None:
+    chat, _ = filed(plugged(civic_ouvidoria=Ouvidoria(), civic_slashes=Slashes()))
+    answer = chat.send(hostile)
+    assert answer and "Traceback" not in answer
+    assert chat.state in (State.OFFERING, State.CHOOSING, State.DEPARTMENT)
 
 
 def test_a_duplicate_number_is_retried_then_civic_numbers_it(
