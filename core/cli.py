@@ -34,12 +34,13 @@ from civic import (
     cli_agents,
     cli_conversations,
     cli_keys,
+    cli_plugins,
     cli_report,
     cli_serve,
     cli_texts,
 )
 from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_engine
-from civic.plugins import PluginLoadError, each_plugin, load_plugins, plugin_infos, pm
+from civic.plugins import PluginLoadError, each_plugin, load_plugins
 from civic.values import Delivery, Inbound, Outcome
 
 if TYPE_CHECKING:
@@ -287,37 +288,8 @@ def _reply_object(engine: Engine, delivery: Delivery, outcome: Outcome | None) -
     }
 
 
-# -- civic plugins ------------------------------------------------------------------
-
-
-@app.command()
-def plugins(
-    all_: Annotated[
-        bool, typer.Option("--all", help="Include civic's built-in default plugins.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    hook: Annotated[
-        str | None, typer.Option("--hook", help="Only plugins implementing this hook.")
-    ] = None,
-) -> None:
-    """List the installed plugins: name, version and the hooks each implements."""
-    infos = plugin_infos(include_defaults=all_)
-    if hook is not None:
-        if not hasattr(pm.hook, hook):
-            fail(f"unknown hook {hook!r}", code=2)
-        infos = [info for info in infos if hook in info["hooks"]]
-    if as_json:
-        typer.echo(json.dumps(infos, indent=2, ensure_ascii=False))
-        return
-    if not infos:
-        typer.echo("No plugins installed.")
-        return
-    for info in infos:
-        typer.echo(f"{info['name']} {info.get('version') or ''}".rstrip())
-        typer.echo(f"  hooks: {', '.join(info['hooks'])}")
-
-
 cli_admin.register(app)
+cli_plugins.register(app)
 cli_report.register(app)
 cli_keys.register(app)
 cli_conversations.register(app)

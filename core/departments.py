@@ -1,40 +1,83 @@
-"""Collecting the departments plugins register, and checking them."""
+"""Collecting the departments plugins register, and checking them.
+
+The values themselves check their fields when built (:mod:`civic.values`); here civic
+checks what needs the plugin or the other departments, and records each problem with
+the plugin that caused it:
+
+- **errors** leave the department out (the second of two that clash): a slug, a name or
+  a protocol prefix already taken; a name that is another department's slug; a topic
+  naming an unknown form, two topics with one ``key``, a topic with nothing to do whose
+  plugin has no ``department_message``; ``form_warnings`` for an unknown form or field;
+  a form that is not a valid civic form; a value that is not a Department, or one whose
+  construction raised (then the plugin's departments registered after it are missing
+  too);
+- **warnings** leave it in: two departments routed by the same subject word (a message
+  with it may tie, and civic asks which), or a department whose keywords never route to
+  it alone (``civic plugins check`` only: finding it routes every keyword);
+- **notes**: two departments sharing a :data:`~civic.default_plugins.routing.GENERIC`
+  word ("reclamar", "agendar"), which decides only when no subject word did.
+
+No keyword overlap is an error: a department is always reached by its menu number and
+by its name. Warnings are logged when the departments are collected (at start-up), each
+once per process; ``civic plugins check`` prints all three kinds.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
 import pluggy
 
 from civic.forms import build_format_checker, form_errors
 from civic.plugins import each_plugin
+from civic.text import fold
 from civic.texts import Texts
-from civic.values import Department
+from civic.values import SLUG, ContractError, Department
 
 log = logging.getLogger(__name__)
 
-_SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+#: How bad a :class:`Problem` is, worst first.
+SEVERITIES = ("error", "warning", "note")
 
 
 @attrs.frozen
 class Problem:
-    """Why a plugin's department was left out."""
+    """Something wrong with a plugin's department.
+
+    :param plugin: the plugin that registered it (``config`` for the city's list).
+    :param department: its slug (``?`` when it could not be built).
+    :param reason: why, in a sentence.
+    :param what: the field concerned (``keywords``, ``protocol_prefix``, ``topics``...),
+        or ``plugin`` for a plugin that cannot be loaded; empty when unknown.
+    :param severity: ``error`` (the department was left out), ``warning`` or ``note``.
+    """
 
     plugin: str
     department: str
     reason: str
+    what: str = ""
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        what = f"{self.what}: " if self.what else ""
+        return (
+            f"{self.severity}: plugin {self.plugin}, department {self.department}: "
+            f"{what}{self.reason}"
+        )
 
 
 @attrs.define
 class Registry:
-    """The enabled departments in menu order, who registered each, and what was left out."""
+    """The enabled departments in menu order, who registered each, what was left out
+    (``problems``, errors) and what is only suspicious (``warnings``, warnings and
+    notes)."""
 
     departments: list[Department] = attrs.field(factory=list)
     owners: dict[str, str] = attrs.field(factory=dict)
     problems: list[Problem] = attrs.field(factory=list)
+    warnings: list[Problem] = attrs.field(factory=list)
 
     def __iter__(self) -> Iterator[Department]:
         return iter(self.departments)
@@ -66,8 +109,20 @@ def collect(
     if formats is None:
         formats = frozenset(build_format_checker(manager).checkers)
     for plugin_name, caller in each_plugin("register_departments", manager):
+        answers = _answers_itself(manager, plugin_name)
         try:
-            caller(register=_Recorder(plugin_name, found, registry, formats))
+            caller(register=_Recorder(plugin_name, found, registry, formats, answers))
+        except ContractError as exc:  # a value the plugin built breaks the contract
+            slug = exc.name if exc.kind == "Department" and exc.name else "?"
+            registry.problems.append(
+                Problem(
+                    plugin_name,
+                    slug,
+                    f"{exc} (raised in register_departments, so "
+                    "the plugin's departments after it are missing too)",
+                    exc.field,
+                )
+            )
         except Exception as exc:  # one broken plugin must not hide the others
             log.exception("plugin %s raised in register_departments", plugin_name)
             registry.problems.append(Problem(plugin_name, "?", f"raised {exc!r}"))
@@ -81,6 +136,7 @@ def collect(
         chosen = sorted(found.values(), key=lambda d: (d.order, d.name))
     registry.departments = chosen
     registry.owners = {slug: owner for slug, owner in registry.owners.items() if slug in found}
+    registry.warnings = routing_problems(chosen, registry.owners)
     for problem in registry.problems:
         log.warning(
             "department %s of plugin %s left out: %s",
@@ -88,7 +144,29 @@ def collect(
             problem.plugin,
             problem.reason,
         )
+    for problem in registry.warnings:
+        _log_once(problem)
     return registry
+
+
+_LOGGED: set[Problem] = set()
+
+
+def _log_once(problem: Problem) -> None:
+    """Log a warning (or, at INFO, a note) the first time this process meets it."""
+    if problem in _LOGGED:
+        return
+    _LOGGED.add(problem)
+    level = logging.WARNING if problem.severity == "warning" else logging.INFO
+    log.log(level, "%s", problem)
+
+
+def _answers_itself(manager: pluggy.PluginManager, plugin_name: str) -> bool:
+    """Whether the plugin implements ``department_message`` (so it may answer topics that
+    declare no action)."""
+    plugin = manager.get_plugin(plugin_name)
+    callers = manager.get_hookcallers(plugin) if plugin is not None else None
+    return any(caller.name == "department_message" for caller in callers or [])
 
 
 def department_texts(departments: Iterable[Department]) -> dict[str, str]:
@@ -128,12 +206,18 @@ def localise(department: Department, texts: Texts) -> Department:
         found = texts.get(key, default)
         return default if found is None else found
 
+    def required(key: str, default: str) -> str:
+        """A name or title: a blank override keeps the registered text."""
+        found = text(key, default)
+        return found if found.strip() else default
+
     topics = []
     for topic in department.topics:
         if topic.key:
             base = f"{slug}.topics.{topic.key}"
             answer = texts.get(f"{base}.answer", topic.answer) if topic.answer else None
-            changed = attrs.evolve(topic, title=text(base, topic.title), answer=answer)
+            answer = answer if answer and answer.strip() else topic.answer
+            changed = attrs.evolve(topic, title=required(base, topic.title), answer=answer)
             topic = topic if changed == topic else changed
         topics.append(topic)
     forms = {}
@@ -147,7 +231,7 @@ def localise(department: Department, texts: Texts) -> Department:
         forms[form] = schema if changed_schema == schema else changed_schema
     changed = attrs.evolve(
         department,
-        name=text(f"{slug}.name", department.name),
+        name=required(f"{slug}.name", department.name),
         description=text(f"{slug}.description", department.description),
         greeting=text(f"{slug}.greeting", department.greeting),
         topics=tuple(topics),
@@ -165,11 +249,13 @@ class _Recorder:
         found: dict[str, Department],
         registry: Registry,
         formats: frozenset[str],
+        answers_itself: bool = True,
     ) -> None:
         self.plugin = plugin
         self.found = found
         self.registry = registry
         self.formats = formats
+        self.answers_itself = answers_itself
 
     def __call__(self, department: object) -> None:
         if not isinstance(department, Department):
@@ -177,28 +263,165 @@ class _Recorder:
                 Problem(self.plugin, repr(department)[:40], "is not a civic.Department")
             )
             return
-        reason = check(department, self.formats)
-        if reason is None and department.slug in self.found:
-            reason = f"slug already registered by {self.registry.owners[department.slug]}"
-        if reason:
-            self.registry.problems.append(Problem(self.plugin, department.slug, reason))
+        found = problems(department, self.formats, answers_itself=self.answers_itself)
+        if not found:
+            found = self.clashes(department)
+        if found:
+            what, reason = found[0]
+            self.registry.problems.append(Problem(self.plugin, department.slug, reason, what))
             return
         self.found[department.slug] = department
         self.registry.owners[department.slug] = self.plugin
+
+    def clashes(self, department: Department) -> list[tuple[str, str]]:
+        """What ``department`` takes that an earlier department already has."""
+        found = []
+        names = {fold(department.slug), fold(department.name)}
+        for other in self.found.values():
+            owner = f"department {other.slug!r} of plugin {self.registry.owners[other.slug]}"
+            if other.slug == department.slug:
+                found.append(
+                    ("slug", f"slug already registered by {self.registry.owners[other.slug]}")
+                )
+            elif names & {fold(other.slug), fold(other.name)}:
+                found.append(
+                    ("name", f"name {department.name!r} (or slug) is already the name or "
+                     f"slug of {owner}: the citizen could not choose it by name")
+                )  # fmt: skip
+            elif other.prefix == department.prefix:
+                found.append(
+                    ("protocol_prefix", f"protocol prefix {department.prefix!r} is already "
+                     f"used by {owner}: protocol numbers would be shared")
+                )  # fmt: skip
+        return found
 
 
 def check(department: Department, formats: frozenset[str] | None = None) -> str | None:
     """Why ``department`` cannot be used (``None`` when it can); ``formats`` are the
     registered format names its forms may use."""
-    if not _SLUG.match(department.slug):
-        return "slug must be lower-case letters, digits, '-' or '_' (at most 32)"
+    found = problems(department, formats)
+    return found[0][1] if found else None
+
+
+def problems(
+    department: Department, formats: frozenset[str] | None = None, *, answers_itself: bool = True
+) -> list[tuple[str, str]]:
+    """What is wrong with ``department`` on its own, as ``(field, reason)``; ``formats``
+    are the registered format names its forms may use; ``answers_itself`` whether its
+    plugin implements ``department_message``."""
+    found: list[tuple[str, str]] = []
+    if not isinstance(department.slug, str) or not SLUG.fullmatch(department.slug):
+        found.append(("slug", "slug must be lower-case letters, digits, '-' or '_' (at most 32)"))
     if not department.name.strip():
-        return "name is empty"
+        found.append(("name", "name is empty"))
+    keys: set[str] = set()
     for topic in department.topics:
-        if topic.form and topic.form not in department.forms:
-            return f"topic {topic.title!r} names unknown form {topic.form!r}"
+        for form in (topic.form, topic.then_form):
+            if form and form not in department.forms:
+                found.append(("topics", f"topic {topic.title!r} names unknown form {form!r}"))
+        if topic.key is not None:
+            if topic.key in keys:
+                found.append(("topics", f"two topics have the key {topic.key!r}"))
+            keys.add(topic.key)
+        if topic.action is None and not answers_itself:
+            found.append(
+                ("topics", f"topic {topic.title!r} has no answer, form or handover, and the "
+                 "plugin has no department_message hook to answer it")
+            )  # fmt: skip
+    for form, fields in department.form_warnings.items():
+        schema = department.forms.get(form)
+        if schema is None:
+            found.append(("form_warnings", f"form_warnings names unknown form {form!r}"))
+            continue
+        properties = schema.get("properties", {})
+        for field in fields:
+            if field not in properties:
+                found.append(
+                    ("form_warnings", f"form_warnings names unknown field {field!r} of "
+                     f"form {form!r}")
+                )  # fmt: skip
     for name, schema in department.forms.items():
         errors = form_errors(schema, formats=formats)
         if errors:
-            return f"form {name!r} is not a valid civic form: {errors[0]}"
-    return None
+            found.append(("forms", f"form {name!r} is not a valid civic form: {errors[0]}"))
+    return found
+
+
+# -- routing: words shared between departments ----------------------------------------
+
+
+def routing_problems(
+    departments: Sequence[Department], owners: dict[str, str], *, explain: bool = False
+) -> list[Problem]:
+    """Warnings and notes about how ``departments`` share routing words (see the module
+    docstring), from the built-in routing's own words and points.
+
+    With ``explain`` (``civic plugins check``), each shared word says where it alone
+    goes, by the built-in routing's own decision, and a department none of whose
+    keywords routes to it alone is a warning; both route messages, so the engine's
+    start-up leaves them out.
+    """
+    from civic.default_plugins import routing
+    from civic.reading import read
+
+    vocabulary = {d.slug: routing.words(d) for d in departments}
+
+    def decided(word: str) -> str:
+        if not explain:
+            return repr(word)
+        result = routing.route_message(departments=departments, message=read(word))
+        if isinstance(result, tuple):
+            return f"{word!r} alone ties (civic asks which)"
+        return f"{word!r} alone goes to {result}" if result else f"{word!r} alone goes nowhere"
+
+    found: list[Problem] = []
+    for number, first in enumerate(departments):
+        for second in departments[number + 1 :]:
+            shared = sorted(vocabulary[first.slug].keys() & vocabulary[second.slug].keys())
+            for generic in (False, True):
+                words = [w for w in shared if (w in routing.GENERIC) == generic]
+                if not words:
+                    continue
+                kind = "generic words" if generic else "subject words"
+                found.append(
+                    Problem(
+                        owners.get(second.slug, "?"),
+                        second.slug,
+                        f"shares {kind} with department {first.slug!r} (plugin "
+                        f"{owners.get(first.slug, '?')}): {'; '.join(map(decided, words))}",
+                        "keywords",
+                        "note" if generic else "warning",
+                    )
+                )
+    if explain:
+        found += [
+            Problem(
+                owners.get(department.slug, "?"),
+                department.slug,
+                "none of its keywords routes to it alone (other departments score as much "
+                "or more): the citizen reaches it only by its menu number or name",
+                "keywords",
+                "warning",
+            )
+            for department in departments
+            if _shadowed(department, departments, vocabulary)
+        ]
+    return found
+
+
+def _shadowed(
+    department: Department, departments: Sequence[Department], vocabulary: dict[str, dict[str, int]]
+) -> bool:
+    """Whether ``department`` has keywords and none of them, alone, routes to it."""
+    from civic.default_plugins import routing
+    from civic.reading import read
+
+    names = {fold(department.slug), fold(department.name)}
+    own = [word for word in vocabulary[department.slug] if word not in names]
+    others = set().union(*(v for s, v in vocabulary.items() if s != department.slug))
+    # Words no other department has first: one of them nearly always wins alone.
+    ordered = sorted(own, key=lambda word: (word in others, word in routing.GENERIC, word))
+    return bool(own) and not any(
+        routing.route_message(departments=departments, message=read(word)) == department.slug
+        for word in ordered
+    )

@@ -5,7 +5,10 @@ any subset of a hook's arguments, so hooks can gain arguments without breaking p
 For ``firstresult`` hooks civic stops at the first non-``None`` result; implementations
 run in reverse registration order, so an installed plugin is asked before the built-in
 defaults and can override them. A hook implementation that raises is logged with its
-plugin's name and skipped; the citizen never sees a traceback.
+plugin's name and skipped; the citizen never sees a traceback. So is a result of the
+wrong type (``department_message`` returning a ``str``, ``protocol_number`` an ``int``):
+it is logged with the plugin and the hook, and civic goes on as if that plugin had
+returned ``None`` (``civic.plugins.RETURNS`` lists what each hook may return).
 
 Two arguments recur: ``message`` is the citizen's message read once
 (:class:`civic.reading.Reading`: normalised text, folded text, words, numbers, CPF
@@ -53,8 +56,13 @@ def register_departments(register: Callable[[Department], None]) -> None:
     Called once when an engine (or a CLI command that lists departments) starts.
 
     :param register: call it with each :class:`civic.values.Department`. civic records the
-        plugin that registered it; a slug registered twice, or a department whose forms
-        are not valid civic forms, is reported with the plugin's name and left out.
+        plugin that registered it. A department and its topics check their fields when
+        built (``keywords="denuncia"`` instead of ``("denuncia",)`` raises
+        :class:`civic.values.ContractError` naming the department and the field). A
+        department whose slug, name or protocol prefix is already taken, whose topic names
+        an unknown form, or whose forms are not valid civic forms is reported with the
+        plugin's name and left out (see :mod:`civic.departments`); ``civic plugins
+        check`` lists every problem, and departments sharing routing words.
 
     Collected: every plugin is called; the return value is ignored.
     """
@@ -247,8 +255,17 @@ def protocol_number(department: Department, form: str, year: int, sequence: int)
     :param form: the form's name.
     :param year: the current year.
     :param sequence: the next number for this prefix and year, from 1.
-    :return: the protocol text (it must be unique), or ``None`` for the next plugin.
-        The built-in plugin returns ``PROCON-2026-000123``.
+    :return: the protocol number, or ``None`` for the next plugin. The built-in plugin
+        returns ``PROCON-2026-000123``. Any shape works (``OUV/2026/7``,
+        ``2026.0007-OUV``): a number is ASCII letters and digits, in runs separated by
+        spaces, ``-``, ``/``, ``.`` or ``_``, at most 64 characters, with at least 4
+        letters and digits of which one is a digit (:mod:`civic.protocol_numbers`).
+        Citizens asking for its status find it however they type it (case, spaces and
+        separators do not matter). It must be unique, so build it from
+        ``department.prefix``, ``year`` and ``sequence``: a number already taken is
+        asked for again with the next sequence (logged with the plugin's name), then
+        civic uses its default format; a number of the wrong shape is logged and
+        replaced by the default format. The citizen always gets a number.
 
     firstresult: stops at the first non-``None`` result.
     """

@@ -15,20 +15,24 @@ Environment variables:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
+import attrs
 import pluggy
 
 from civic import hookspecs, redaction
+from civic.values import Answer, HandOver, Identity, NotIdentified, StartForm
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,17 @@ class PluginLoadError(RuntimeError):
 
 class PluginFailed(RuntimeError):
     """A hook call failed and no plugin could be blamed, so it cannot be retried."""
+
+
+#: Why an installed plugin could not be loaded, per manager (``civic plugins check``).
+_LOAD_ERRORS: weakref.WeakKeyDictionary[pluggy.PluginManager, list[tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def load_errors(manager: pluggy.PluginManager) -> list[tuple[str, str]]:
+    """The installed plugins ``manager`` could not load: ``(name, why)``, in load order."""
+    return list(_LOAD_ERRORS.get(manager, ()))
 
 
 def _names(environ: Mapping[str, str], variable: str) -> list[str] | None:
@@ -92,6 +107,7 @@ def make_manager(
             plugin = entry_point.load()
         except Exception as exc:  # a broken installed plugin must not take civic down
             log.error("cannot load plugin %s (%s): %s", entry_point.name, entry_point.value, exc)
+            _LOAD_ERRORS.setdefault(manager, []).append((entry_point.name, str(exc)))
             continue
         manager.register(plugin, name=entry_point.name)
     for spec in _names(environ, "CIVIC_PLUGINS") or []:
@@ -191,8 +207,82 @@ def _traceback_codes(tb: TracebackType | None) -> Iterator[Any]:
         tb = tb.tb_next
 
 
+@attrs.frozen
+class Returns:
+    """What a hook's implementations may return besides ``None``: ``what`` for the log,
+    ``check(value)`` whether a value is one."""
+
+    what: str
+    check: Callable[[Any], bool]
+
+
+def _score(value: Any) -> bool:
+    if isinstance(value, str):
+        return value == "decline" or value.startswith("refuse:")
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _slugs(value: Any) -> bool:
+    if isinstance(value, tuple | list):
+        return bool(value) and all(isinstance(slug, str) for slug in value)
+    return isinstance(value, str)
+
+
+#: The hooks whose results civic uses, and what each may return. Where civic takes a
+#: result (:func:`call_safely`, :func:`call_first`), a value of another type is logged
+#: with the plugin and the hook, and civic goes on as if that plugin had returned
+#: ``None``: the next plugin answers, in the end the built-in default.
+RETURNS: dict[str, Returns] = {
+    "identify_citizen": Returns(
+        "an Identity or a NotIdentified", lambda v: isinstance(v, Identity | NotIdentified)
+    ),
+    "route_message": Returns("a department slug (str) or a tuple of slugs", _slugs),
+    "department_message": Returns(
+        "an Answer, a StartForm or a HandOver",
+        lambda v: isinstance(v, Answer | StartForm | HandOver),
+    ),
+    "form_submitted": Returns("a str", lambda v: isinstance(v, str)),
+    "protocol_number": Returns("a str", lambda v: isinstance(v, str)),
+    "score_rating": Returns('an int, "decline" or "refuse:<sentence>"', _score),
+}
+
+
+@functools.cache
+def _firstresult(hook_name: str) -> bool:
+    spec = getattr(getattr(hookspecs, hook_name, None), "civic_spec", None) or {}
+    return bool(spec.get("firstresult"))
+
+
+def _conforms(hook_name: str, result: Any) -> bool:
+    """Whether a hook call's ``result`` (a list for a collected hook) holds only values
+    :data:`RETURNS` allows."""
+    expected = RETURNS.get(hook_name)
+    if expected is None or result is None:
+        return True
+    if _firstresult(hook_name):
+        return expected.check(result)
+    return all(expected.check(value) for value in result)
+
+
+def wrong_return(plugin: str, hook_name: str, value: Any) -> None:
+    """Log that ``plugin`` returned ``value``, which is not what ``hook_name`` returns."""
+    expected = RETURNS[hook_name].what if hook_name in RETURNS else "what the hook expects"
+    shown = repr(value)
+    log.error(
+        "plugin %s returned %s %s from hook %s, which expects %s (or None): ignored",
+        plugin,
+        type(value).__name__,
+        shown if len(shown) <= 80 else shown[:80] + "...",
+        hook_name,
+        expected,
+    )
+
+
 def call_safely(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: Any) -> Any:
     """Call a hook; when a plugin raises, log it by name and call again without it.
+
+    A result that is not what :data:`RETURNS` allows for the hook is logged with the
+    plugin that returned it and left out, as if it had returned ``None``.
 
     Raises :class:`PluginFailed` only when the failure cannot be pinned on a plugin.
     """
@@ -204,7 +294,7 @@ def call_safely(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: An
             else getattr(manager.hook, hook_name)
         )
         try:
-            return caller(**kwargs)
+            result = caller(**kwargs)
         except Exception as exc:
             culprit = blame(hook_name, exc, manager)
             log.error(
@@ -218,6 +308,86 @@ def call_safely(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: An
             if plugin is None or plugin in skipped:
                 raise PluginFailed(f"hook {hook_name} failed: {exc!r}") from exc
             skipped.append(plugin)
+            continue
+        if _conforms(hook_name, result):
+            return result
+        # Rare: find who returned what, one implementation at a time.
+        if _firstresult(hook_name):
+            return call_first(hook_name, manager, skip=skipped, **kwargs)[1]
+        return [value for _, value in call_each(hook_name, manager, skip=skipped, **kwargs)]
+
+
+def in_call_order(
+    hook_name: str, manager: pluggy.PluginManager = pm, skip: list[object] | None = None
+) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """For each plugin implementing ``hook_name``, in the order pluggy calls them (the
+    last registered first, ``tryfirst`` before and ``trylast`` after the others): its name
+    and a caller of its implementation only. Plugins in ``skip`` are left out."""
+    skip = skip or []
+    everyone = [plugin for _, plugin in manager.list_name_plugin()]
+    seen: set[str] = set()
+    for impl in reversed(getattr(manager.hook, hook_name).get_hookimpls()):
+        if impl.hookwrapper or impl.wrapper or impl.plugin in skip or impl.plugin_name in seen:
+            continue
+        seen.add(impl.plugin_name)
+        yield (
+            impl.plugin_name,
+            manager.subset_hook_caller(
+                hook_name, remove_plugins=[p for p in everyone if p is not impl.plugin]
+            ),
+        )
+
+
+def call_first(
+    hook_name: str,
+    manager: pluggy.PluginManager = pm,
+    skip: list[object] | None = None,
+    **kwargs: Any,
+) -> tuple[str | None, Any]:
+    """Call a ``firstresult`` hook one implementation at a time: the first acceptable
+    non-``None`` result and the name of the plugin that returned it (``(None, None)``
+    when none did).
+
+    An implementation that raises, or returns what :data:`RETURNS` does not allow, is
+    logged with its plugin's name and skipped.
+    """
+    for name, caller in in_call_order(hook_name, manager, skip):
+        try:
+            value = caller(**kwargs)
+        except Exception as exc:
+            log.error("plugin %s raised in hook %s: %r", name, hook_name, exc, exc_info=exc)
+            continue
+        if value is None:
+            continue
+        if hook_name in RETURNS and not RETURNS[hook_name].check(value):
+            wrong_return(name, hook_name, value)
+            continue
+        return name, value
+    return None, None
+
+
+def call_each(
+    hook_name: str,
+    manager: pluggy.PluginManager = pm,
+    skip: list[object] | None = None,
+    **kwargs: Any,
+) -> list[tuple[str, Any]]:
+    """Call a collected hook one implementation at a time: each plugin's acceptable
+    non-``None`` result with its name, in pluggy's call order. An implementation that
+    raises, or returns what :data:`RETURNS` does not allow, is logged and left out."""
+    found = []
+    for name, caller in in_call_order(hook_name, manager, skip):
+        try:
+            values = caller(**kwargs)
+        except Exception as exc:
+            log.error("plugin %s raised in hook %s: %r", name, hook_name, exc, exc_info=exc)
+            continue
+        for value in values:
+            if hook_name in RETURNS and not RETURNS[hook_name].check(value):
+                wrong_return(name, hook_name, value)
+                continue
+            found.append((name, value))
+    return found
 
 
 def notify(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: Any) -> int:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlmodel import SQLModel
 
-from civic import migrations, tables
+from civic import migrations, protocol_numbers, tables
 from civic.values import Choice, Delivery, Reply
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,11 @@ class StorageError(RuntimeError):
 
 class Conflict(StorageError):
     """Another worker wrote the same row first (a unique key); try again."""
+
+
+class DuplicateProtocol(Conflict):
+    """A protocol number (or one differing only in case and separators) is already
+    stored; the transaction goes on without the refused submission."""
 
 
 agent_session_t = tables.AgentSession.__table__
@@ -489,29 +494,62 @@ class Transaction:
         citizen_id: int | None = None,
         citizen_name: str | None = None,
     ) -> int:
-        result = self.conn.execute(
-            submission_t.insert().values(
-                conversation_id=conversation_id,
-                department=department,
-                form=form,
-                protocol=protocol,
-                status="received",
-                data=storable_text(json.dumps(data, ensure_ascii=False)),
-                secret_data=secret_data,
-                citizen_id=citizen_id,
-                citizen_name=storable_text(citizen_name) if citizen_name else None,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        """Store a submission under ``protocol``; :class:`DuplicateProtocol` when its
+        :func:`~civic.protocol_numbers.key` is taken (the transaction stays usable)."""
+        try:
+            with self.conn.begin_nested():
+                result = self.conn.execute(
+                    submission_t.insert().values(
+                        conversation_id=conversation_id,
+                        department=department,
+                        form=form,
+                        protocol=protocol,
+                        protocol_key=protocol_numbers.key(protocol),
+                        status="received",
+                        data=storable_text(json.dumps(data, ensure_ascii=False)),
+                        secret_data=secret_data,
+                        citizen_id=citizen_id,
+                        citizen_name=storable_text(citizen_name) if citizen_name else None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            taken = self.conn.execute(
+                sa.select(submission_t.c.id).where(
+                    (submission_t.c.protocol_key == protocol_numbers.key(protocol))
+                    | (submission_t.c.protocol == protocol)
+                )
+            ).first()
+            if taken is None:
+                raise
+            raise DuplicateProtocol(f"protocol {protocol!r} is already stored") from exc
         return int(result.inserted_primary_key[0])
 
     def submission(self, protocol: str) -> RowMapping | None:
+        """The submission of ``protocol``, as typed: case and separators do not matter."""
         return (
-            self.conn.execute(sa.select(submission_t).where(submission_t.c.protocol == protocol))
+            self.conn.execute(
+                sa.select(submission_t).where(
+                    submission_t.c.protocol_key == protocol_numbers.key(protocol)
+                )
+            )
             .mappings()
             .first()
         )
+
+    def find_submission(self, keys: Sequence[str]) -> RowMapping | None:
+        """The submission whose protocol key is one of ``keys`` (the longest when several
+        are: ``procon2026000001`` rather than ``2026000001``), in one query on the key's
+        unique index; ``None`` when none is."""
+        if not keys:
+            return None
+        rows = (
+            self.conn.execute(sa.select(submission_t).where(submission_t.c.protocol_key.in_(keys)))
+            .mappings()
+            .all()
+        )
+        return max(rows, key=lambda row: len(row["protocol_key"]), default=None)
 
     def set_submission_status(self, protocol: str, status: str, now: dt.datetime) -> bool:
         result = self.conn.execute(
@@ -1026,7 +1064,9 @@ class Transaction:
         (PostgreSQL; SQLite's write transaction already excludes other writers)."""
         row = (
             self.conn.execute(
-                sa.select(submission_t).where(submission_t.c.protocol == protocol).with_for_update()
+                sa.select(submission_t)
+                .where(submission_t.c.protocol_key == protocol_numbers.key(protocol))
+                .with_for_update()
             )
             .mappings()
             .first()

@@ -21,7 +21,10 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlmodel import Field, SQLModel
+
+from civic import protocol_numbers
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -140,6 +143,11 @@ class Message(SQLModel, table=True):
     created_at: dt.datetime = utc_field()
 
 
+def _protocol_key(context: ExecutionContext) -> str:
+    """The key of the protocol being inserted (the column's default)."""
+    return protocol_numbers.key(context.get_current_parameters()["protocol"])
+
+
 class Submission(SQLModel, table=True):
     """A submitted form, with the protocol number given to the citizen."""
 
@@ -149,6 +157,12 @@ class Submission(SQLModel, table=True):
     department: str = Field(max_length=64, index=True)
     form: str = Field(max_length=64)
     protocol: str = Field(max_length=64, unique=True, index=True)
+    #: The protocol's letters and digits, lower-case (``civic.protocol_numbers.key``):
+    #: what a citizen's message is looked up by; two numbers with one key are one. Any
+    #: insert that does not give it computes it from ``protocol``.
+    protocol_key: str = Field(
+        max_length=64, unique=True, index=True, sa_column_kwargs={"default": _protocol_key}
+    )
     status: str = Field(default="received", max_length=32)
     data: str = Field(sa_column=Column(Text, nullable=False))
     #: Answers that hold a document number (a CPF), Fernet-encrypted JSON; ``data``

@@ -10,6 +10,7 @@ to record (:class:`Happening`) and which hooks to call after the commit
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -19,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from civic import cpf, request
+from civic import cpf, protocol_numbers, request
 from civic.context import Context, FormProgress, SurveyProgress
 from civic.crypto import DecryptionError
+from civic.default_plugins.protocols import protocol_number as default_protocol_number
 from civic.forms import FormStep
-from civic.plugins import PluginFailed, call_safely
+from civic.plugins import PluginFailed, call_first, call_safely
 from civic.reading import Reading, read
 from civic.states import WITH_TEAM, State, check_transition
 from civic.text import REQUEST_WORDS, contains_keyword, fold
@@ -51,10 +53,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A protocol number as civic's default plugin writes them: ``PROCON-2026-000123``.
+#: A protocol number as civic's default plugin writes them: ``PROCON-2026-000123``. Only
+#: used to name a number that is not stored ("Não encontrei o protocolo ..."): stored
+#: numbers, whatever their shape, are found by :mod:`civic.protocol_numbers`.
 PROTOCOL = re.compile(
     r"\b(?P<prefix>[A-Z][A-Z0-9_]{1,31})[\s-]+(?P<year>\d{4})[\s-]+(?P<sequence>\d{4,})\b"
 )
+#: A word shaped like some plugin's protocol number: letters and digits joined by ``-``,
+#: ``/``, ``.`` or ``_`` (``OUV/2026/9``, ``2026.0009-OUV``).
+SHAPED_PROTOCOL = re.compile(
+    r"(?<![\w./-])(?=[\w./-]*[A-Za-z])(?=[\w./-]*\d)[A-Za-z0-9]+(?:[./_-]+[A-Za-z0-9]+)+"
+)
+#: Folded words (or their beginnings) that make a message a question about a protocol.
+PROTOCOL_ASKING = ("protocolo", "status", "situa", "andamento")
+#: Most words of a message that is just a protocol number ("OUV 2026 7").
+PROTOCOL_ALONE_WORDS = 4
+#: How many numbers the ``protocol_number`` hook may give for one submission that cannot
+#: be stored (taken already) before civic numbers it in its default format.
+PROTOCOL_ATTEMPTS = 3
 
 
 @attrs.frozen
@@ -390,20 +406,50 @@ class Turn:
 
     def protocol_asked(self) -> str | None:
         """The protocol number a citizen asks about ("status do protocolo CAC-2026-000001",
-        "PROCON 2026 000001?"), or ``None``."""
-        upper = self.reading.text[:2000].upper().strip()
-        found = PROTOCOL.search(upper)
-        if found is None:
+        "PROCON 2026 000001?", "situação do ouv/2026/7"), as stored; or as typed when no
+        such protocol is stored; or ``None`` when the message is not about a protocol."""
+        return self.asked_protocol
+
+    @functools.cached_property
+    def asked_protocol(self) -> str | None:
+        """:meth:`protocol_asked`, worked out once per message.
+
+        A message is about a protocol when it holds a word of :data:`PROTOCOL_ASKING` or
+        is nothing but a number (at most :data:`PROTOCOL_ALONE_WORDS` words of letters and
+        digits). Its runs of words are looked up against the stored numbers, whatever the
+        plugin that shaped them (:func:`civic.protocol_numbers.candidates`), in one query.
+        When none is stored, a number shaped like one (:data:`PROTOCOL`, or
+        :data:`SHAPED_PROTOCOL` in a question) is returned as typed, to say it is unknown.
+        """
+        text = self.reading.text[:2000]
+        asking = any(word.startswith(PROTOCOL_ASKING) for word in self.reading.words)
+        bare = text.strip().strip("?!.").strip()
+        alone = (
+            len(bare) <= protocol_numbers.MAX_LENGTH
+            and protocol_numbers.SHAPE.fullmatch(bare) is not None
+            and len(self.reading.words) <= PROTOCOL_ALONE_WORDS
+        )
+        if not asking and not alone:
             return None
-        number = f"{found['prefix']}-{found['year']}-{found['sequence']}"
-        asking = any(word in upper for word in ("PROTOCOLO", "STATUS", "SITUA", "ANDAMENTO"))
-        return number if asking or upper.strip(" ?!.") == found.group(0) else None
+        if asking:
+            keys = protocol_numbers.candidates(self.reading.folded)
+        else:
+            keys = [protocol_numbers.key(bare)] if protocol_numbers.problem(bare) is None else []
+        found = self.tx.find_submission(keys) if keys else None
+        if found is not None:
+            return str(found["protocol"])
+        upper = text.upper()
+        default = PROTOCOL.search(upper)
+        if default is not None and (asking or bare.upper() == default.group(0)):
+            return f"{default['prefix']}-{default['year']}-{default['sequence']}"
+        shaped = SHAPED_PROTOCOL.search(text) if asking else None
+        return shaped.group(0) if shaped is not None else None
 
     # -- protocol status ------------------------------------------------------------
     def protocol_status(self, protocol: str) -> None:
         """Tell a protocol's status, only to the citizen it belongs to (same CPF, or the
         conversation that filed it); never its data."""
-        found = self.tx.submission(protocol)
+        found = self.tx.submission(protocol)  # as stored, or as typed (then unknown)
         if found is None:
             self.say(self.texts("protocol_unknown", protocol=protocol))
             return
@@ -818,27 +864,9 @@ class Turn:
             self.to_human("")
 
     def submit(self, department: Department, form: str, data: dict[str, Any]) -> None:
-        year = self.local(self.now).year  # the city's year, not UTC's
-        sequence = self.tx.next_protocol_sequence(department.prefix, year)
-        protocol = (
-            self.call(
-                "protocol_number", department=department, form=form, year=year, sequence=sequence
-            )
-            or f"{department.prefix}-{year}-{sequence:06d}"
-        )
         runner = self.engine.forms.get((department.slug, form))
         kept, secret = split_secrets(data, runner.schema if runner else None)
-        self.tx.add_submission(
-            conversation_id=self.row["id"],
-            department=department.slug,
-            form=form,
-            protocol=protocol,
-            data=kept,
-            secret_data=self.engine.vault.encrypt_json(secret) if secret else None,
-            citizen_id=self.citizen_id,
-            citizen_name=self.citizen_name,
-            now=self.now,
-        )
+        protocol = self.file_submission(department, form, kept, secret)
         self.context.protocols.append(protocol)
         self.say(self.texts("form_submitted", protocol=protocol))
         extras = self.call(
@@ -856,6 +884,80 @@ class Turn:
             if isinstance(extra, str) and extra:
                 self.say(extra)
         self.offer_help()
+
+    def file_submission(
+        self, department: Department, form: str, kept: dict[str, Any], secret: dict[str, Any]
+    ) -> str:
+        """Store the submission under a new protocol number, and return the number.
+
+        The number is the ``protocol_number`` hook's for the next sequence of the
+        department's prefix in the city's year. One that is not a protocol number
+        (:func:`civic.protocol_numbers.problem`) is logged with the plugin that gave it
+        and replaced by civic's default format (``PROCON-2026-000123``); one that is
+        already taken is logged and asked for again with the next sequence, at most
+        :data:`PROTOCOL_ATTEMPTS` times, then the default format is used. The citizen's
+        confirmation never fails because of a plugin's numbering.
+        """
+        from civic.storage import DuplicateProtocol
+
+        year = self.local(self.now).year  # the city's year, not UTC's
+        secret_data = self.engine.vault.encrypt_json(secret) if secret else None
+        attempt = 0
+        while True:
+            attempt += 1
+            sequence = self.tx.next_protocol_sequence(department.prefix, year)
+            default = default_protocol_number(department=department, year=year, sequence=sequence)
+            plugin, number = None, None
+            if attempt <= PROTOCOL_ATTEMPTS:
+                plugin, number = call_first(
+                    "protocol_number",
+                    self.engine.pm,
+                    department=department,
+                    form=form,
+                    year=year,
+                    sequence=sequence,
+                )
+            why = protocol_numbers.problem(number) if number is not None else None
+            if why is not None:
+                log.error(
+                    "plugin %s returned protocol number %r from hook protocol_number, which "
+                    "%s: numbered %s instead",
+                    plugin,
+                    number,
+                    why,
+                    default,
+                )
+            if number is None or why is not None:
+                plugin, number = None, default
+            try:
+                self.tx.add_submission(
+                    conversation_id=self.row["id"],
+                    department=department.slug,
+                    form=form,
+                    protocol=number,
+                    data=kept,
+                    secret_data=secret_data,
+                    citizen_id=self.citizen_id,
+                    citizen_name=self.citizen_name,
+                    now=self.now,
+                )
+            except DuplicateProtocol:
+                if plugin is None:  # civic's own format, taken by a plugin's number
+                    if attempt >= PROTOCOL_ATTEMPTS * 4:
+                        raise
+                    log.warning("protocol number %s is taken: trying the next sequence", number)
+                    continue
+                log.error(
+                    "plugin %s returned protocol number %r from hook protocol_number, which is "
+                    "already taken (attempt %d of %d)%s",
+                    plugin,
+                    number,
+                    attempt,
+                    PROTOCOL_ATTEMPTS,
+                    "; civic's default format is used" if attempt == PROTOCOL_ATTEMPTS else "",
+                )
+                continue
+            return number
 
     # -- the team -------------------------------------------------------------------
     def to_human(self, text: str) -> None:

@@ -7,58 +7,259 @@ conversation needs to go on lives in storage, so these are snapshots, not live o
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
+
+T = TypeVar("T")
+
+#: A department's slug: lower-case letters, digits, ``-`` or ``_``, at most 32.
+SLUG = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+#: A department's protocol prefix: a letter, then letters, digits, ``-`` or ``_``.
+PROTOCOL_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+#: A topic's catalogue key (``<slug>.topics.<key>``): no dots, so keys cannot clash.
+TOPIC_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+class ContractError(TypeError, ValueError):
+    """A value a plugin built breaks civic's contract.
+
+    Raised when the value is constructed, so the plugin's author sees it at once. The
+    message names the value (``Department 'ouvidoria'``), the field and what to write
+    instead. ``kind`` (``Department``), ``name`` (its slug or title, when it has one) and
+    ``field`` are there for whoever records the problem.
+    """
+
+    def __init__(self, kind: str, name: str | None, field: str, problem: str) -> None:
+        owner = f"{kind} {name!r}" if name else kind
+        super().__init__(f"{owner}: {field} {problem}")
+        self.kind = kind
+        self.name = name
+        self.field = field
+
+
+def _name(instance: object) -> str | None:
+    """How a message names the value being built: its slug, title or form, if a str."""
+    for field in ("slug", "title", "form"):
+        value = getattr(instance, field, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _shown(value: object) -> str:
+    """``value`` as a message shows it: its type and a short repr."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+def _fail(instance: object, attribute: attrs.Attribute[Any], problem: str) -> None:
+    raise ContractError(type(instance).__name__, _name(instance), attribute.name, problem)
+
+
+def _as_tuple(value: tuple[T, ...] | list[T]) -> tuple[T, ...]:
+    """A list given where a tuple is expected, as a tuple; anything else unchanged (the
+    validator then says what is wrong with it)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        _fail(instance, attribute, f"must be a str, not {_shown(value)}")
+
+
+def _non_empty_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _text(instance, attribute, value)
+    if not str(value).strip():
+        _fail(instance, attribute, "must not be empty")
+
+
+def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _non_empty_text(instance, attribute, value)
+
+
+def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        _fail(instance, attribute, f"must be True or False, not {_shown(value)}")
+
+
+def _words(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A tuple of words; a lone str is refused, never split into letters."""
+    name = attribute.name
+    if isinstance(value, str):
+        _fail(
+            instance,
+            attribute,
+            f"must be a tuple of words, not the str {value!r}: write {name}=({value!r},)",
+        )
+    if not isinstance(value, tuple):
+        _fail(instance, attribute, f"must be a tuple of words, not {_shown(value)}")
+    for word in value:  # type: ignore[union-attr]
+        if not isinstance(word, str) or not word.strip():
+            _fail(instance, attribute, f"must hold non-empty str only, not {_shown(word)}")
+
+
+def _tuple_of(kind: type, example: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """A validator of a tuple of ``kind``; a lone ``kind`` (a missing trailing comma) is
+    refused with the fix."""
+
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        name = attribute.name
+        if isinstance(value, kind):
+            _fail(
+                instance,
+                attribute,
+                f"must be a tuple of {kind.__name__}, not a single {kind.__name__}: add the "
+                f"trailing comma, {name}=({example},)",
+            )
+        if not isinstance(value, tuple):
+            _fail(instance, attribute, f"must be a tuple of {kind.__name__}, not {_shown(value)}")
+        for item in value:  # type: ignore[union-attr]
+            if not isinstance(item, kind):
+                _fail(instance, attribute, f"must hold {kind.__name__} only, not {_shown(item)}")
+
+    return validate
+
+
+def _matches(
+    pattern: re.Pattern[str], rule: str
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        _text(instance, attribute, value)
+        if not pattern.fullmatch(str(value)):
+            _fail(instance, attribute, f"{value!r} is not valid: {rule}")
+
+    return validate
 
 
 @attrs.frozen
 class Choice:
     """One numbered option shown to the citizen (``value`` is what they may type)."""
 
-    value: str
-    label: str
+    value: str = attrs.field(validator=_non_empty_text)
+    label: str = attrs.field(validator=_text)
 
 
 @attrs.frozen
 class Identity:
-    """A citizen identified from a message: the name and the 11 CPF digits."""
+    """A citizen identified from a message: the name and the 11 CPF digits (civic checks
+    the digits before using them)."""
 
-    name: str
-    cpf: str = attrs.field(repr=False)  # never log a CPF in clear
+    name: str = attrs.field(validator=_text)
+    cpf: str = attrs.field(repr=False, validator=_text)  # never log a CPF in clear
 
 
 @attrs.frozen
 class NotIdentified:
     """An identification attempt that failed; ``reason`` is shown to the citizen."""
 
-    reason: str
+    reason: str = attrs.field(validator=_non_empty_text)
 
 
 @attrs.frozen
 class Topic:
     """Something a department can do, shown as an entry of its menu.
 
-    Exactly one of ``answer`` (a free answer), ``form`` (the name of one of the
-    department's forms) or ``handover`` (pass the conversation to a human) says what
-    choosing it does. ``keywords`` let the citizen reach it without the number.
+    One of ``answer`` (a free answer), ``form`` (the name of one of the department's
+    forms) or ``handover`` (pass the conversation to a human) says what choosing it does;
+    with ``handover``, an ``answer`` is what the citizen is told first. A ``form`` with an
+    ``answer`` or a ``handover`` is refused (one of them would be ignored). A topic with
+    none is answered by its plugin's own ``department_message``: a department whose
+    plugin has none is refused when registered. ``keywords`` (a tuple of words) let the
+    citizen reach it without the number.
 
     ``key`` names the topic in the text catalogue: a city overrides its title with the
-    text ``<slug>.topics.<key>`` and its answer with ``<slug>.topics.<key>.answer``.
+    text ``<slug>.topics.<key>`` and its answer with ``<slug>.topics.<key>.answer``
+    (lower-case letters, digits, ``-`` or ``_``; unique in its department).
 
     ``then_form`` (with ``answer``): when the citizen *tells what happened* ("comprei uma
     geladeira e ela parou de funcionar") rather than asks ("qual o prazo para reclamar?"),
     the answer is said and this form starts, pre-filled with the story.
+
+    Raises :class:`ContractError` when a field has the wrong type or value.
     """
 
-    title: str
-    keywords: tuple[str, ...] = ()
-    answer: str | None = None
-    form: str | None = None
-    handover: bool = False
-    key: str | None = None
-    then_form: str | None = None
+    title: str = attrs.field(validator=_non_empty_text)
+    keywords: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_words)
+    answer: str | None = attrs.field(default=None, validator=_optional_text)
+    form: str | None = attrs.field(default=None, validator=_optional_text)
+    handover: bool = attrs.field(default=False, validator=_flag)
+    key: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(
+            _matches(TOPIC_KEY, "lower-case letters, digits, '-' or '_' (no dots)")
+        ),
+    )
+    then_form: str | None = attrs.field(default=None, validator=_optional_text)
+
+    def __attrs_post_init__(self) -> None:
+        if self.form is not None and (self.answer is not None or self.handover):
+            other = "an answer" if self.answer is not None else "handover=True"
+            raise ContractError(
+                "Topic",
+                self.title,
+                "form",
+                f"{self.form!r} comes with {other}: a topic does one thing (a form, an "
+                "answer, or a hand-over with an optional answer said first)",
+            )
+
+    @property
+    def action(self) -> str | None:
+        """What choosing the topic does: ``form``, ``handover``, ``answer``, or ``None``
+        (its plugin answers it)."""
+        if self.form is not None:
+            return "form"
+        if self.handover:
+            return "handover"
+        return "answer" if self.answer is not None else None
+
+
+def _forms(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Mapping):
+        _fail(instance, attribute, f"must map form names to JSON Schemas, not {_shown(value)}")
+    for name, schema in value.items():  # type: ignore[union-attr]
+        if not isinstance(name, str) or not name:
+            _fail(instance, attribute, f"names must be non-empty str, not {_shown(name)}")
+        if not isinstance(schema, Mapping):
+            _fail(instance, attribute, f"[{name!r}] must be a JSON Schema (a dict), not "
+                  f"{_shown(schema)}")  # fmt: skip
+
+
+def _form_warnings(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Mapping):
+        _fail(instance, attribute, f"must map form names to {{field: warn}}, not {_shown(value)}")
+    for form, fields in value.items():  # type: ignore[union-attr]
+        if not isinstance(fields, Mapping):
+            _fail(instance, attribute, f"[{form!r}] must map field names to functions, not "
+                  f"{_shown(fields)}")  # fmt: skip
+        for field, warn in fields.items():
+            if not callable(warn):
+                _fail(instance, attribute, f"[{form!r}][{field!r}] must be a function, not "
+                      f"{_shown(warn)}")  # fmt: skip
+
+
+def _whole_number(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        _fail(instance, attribute, f"must be an int, not {_shown(value)}")
+
+
+_PREFIX_RULE = "a letter, then letters, digits, '-' or '_', at most 32 (or '' for the slug)"
+
+
+def _prefix(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value != "":
+        _matches(PROTOCOL_PREFIX, _PREFIX_RULE)(instance, attribute, value)
+
+
+def _deadline(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    _whole_number(instance, attribute, value)
+    if value < 1:  # type: ignore[operator]
+        _fail(instance, attribute, f"must be at least 1 day (or None), not {value!r}")
 
 
 @attrs.frozen
@@ -86,22 +287,33 @@ class Department:
         (Lei 13.460/2017 art. 16 gives an ombudsman 30); reports count the protocols
         answered within it (art. 23). A city overrides it in ``civic.toml``
         (``[departments.<slug>] deadline_days``); ``None`` declares none.
+
+    Every field is checked when the value is built: a wrong type or value raises
+    :class:`ContractError` naming the department and the field (``keywords="denuncia"``
+    is refused, never split into letters; ``topics=(Topic(...))`` without its trailing
+    comma is refused with the fix). What needs the other departments (a slug, name or
+    protocol prefix already taken, a topic naming an unknown form) is checked when the
+    department is registered (:func:`civic.departments.collect`).
     """
 
-    slug: str
-    name: str
-    description: str = ""
-    keywords: tuple[str, ...] = ()
-    greeting: str = ""
-    topics: tuple[Topic, ...] = ()
-    forms: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
-    protocol_prefix: str = ""
-    order: int = 100
-    form_warnings: Mapping[str, Mapping[str, Callable[[Any, Mapping[str, Any]], str | None]]] = (
-        attrs.field(factory=dict)
+    slug: str = attrs.field(
+        validator=_matches(SLUG, "lower-case letters, digits, '-' or '_', at most 32")
     )
-    identification: bool = True
-    deadline_days: int | None = None
+    name: str = attrs.field(validator=_non_empty_text)
+    description: str = attrs.field(default="", validator=_text)
+    keywords: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_words)
+    greeting: str = attrs.field(default="", validator=_text)
+    topics: tuple[Topic, ...] = attrs.field(
+        default=(), converter=_as_tuple, validator=_tuple_of(Topic, "Topic(...)")
+    )
+    forms: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, validator=_forms)
+    protocol_prefix: str = attrs.field(default="", validator=_prefix)
+    order: int = attrs.field(default=100, validator=_whole_number)
+    form_warnings: Mapping[str, Mapping[str, Callable[[Any, Mapping[str, Any]], str | None]]] = (
+        attrs.field(factory=dict, validator=_form_warnings)
+    )
+    identification: bool = attrs.field(default=True, validator=_flag)
+    deadline_days: int | None = attrs.field(default=None, validator=_deadline)
 
     @property
     def prefix(self) -> str:
@@ -176,24 +388,26 @@ class Answer:
     """A department's free answer. ``done=True`` means the citizen's request is complete
     and civic should offer further help."""
 
-    text: str
-    choices: tuple[Choice, ...] = ()
-    done: bool = False
+    text: str = attrs.field(validator=_text)
+    choices: tuple[Choice, ...] = attrs.field(
+        default=(), converter=_as_tuple, validator=_tuple_of(Choice, "Choice(...)")
+    )
+    done: bool = attrs.field(default=False, validator=_flag)
 
 
 @attrs.frozen
 class StartForm:
     """Ask civic to run one of the department's forms, optionally after ``text``."""
 
-    form: str
-    text: str = ""
+    form: str = attrs.field(validator=_non_empty_text)
+    text: str = attrs.field(default="", validator=_text)
 
 
 @attrs.frozen
 class HandOver:
     """Pass the conversation to the department's human team, after ``text``."""
 
-    text: str = ""
+    text: str = attrs.field(default="", validator=_text)
 
 
 DepartmentAction = Answer | StartForm | HandOver

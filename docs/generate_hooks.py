@@ -108,7 +108,8 @@ from civic import hookimpl
 
 @hookimpl
 def protocol_number(department, year, sequence):
-    return f"{year}{sequence:07d}"  # the city's own numbering: 20260000123
+    # The city's own numbering: 2026.0007-OUV. Unique: the prefix is the department's.
+    return f"{year}.{sequence:04d}-{department.prefix}"
 """,
     "score_rating": """
 from civic import hookimpl

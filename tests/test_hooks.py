@@ -34,13 +34,13 @@ def test_hook_register_departments(with_plugin: Callable[[object], Engine]) -> N
         @hookimpl
         def register_departments(self, register: Callable[[Department], None]) -> None:
             register(Department(slug="ouvidoria", name="Ouvidoria", order=1))
-            register(Department(slug="Not A Slug", name="Bad"))
             register(Department(slug="cac", name="Another CAC"))
+            register(Department(slug="Not A Slug", name="Bad"))  # refused when built
 
     engine = with_plugin(Plugin())
     assert engine.registry.slugs[0] == "ouvidoria"
     reasons = {p.department: p.reason for p in engine.registry.problems}
-    assert "slug must be lower-case" in reasons["Not A Slug"]
+    assert "slug 'Not A Slug' is not valid: lower-case" in reasons["Not A Slug"]
     assert reasons["cac"] == "slug already registered by cac"
     assert engine.registry.owners["cac"] == "cac"
 

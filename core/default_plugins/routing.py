@@ -64,12 +64,25 @@ def score(message: Reading, department: Department, *, generic: bool) -> int:
     its topics' keywords once more (a word in both counts three times); only
     :data:`GENERIC` words when ``generic``, else only the others. Topics that hand over
     to a person are left out: every department has one."""
+    return sum(matched(message, department, generic=generic).values())
+
+
+def words(department: Department) -> dict[str, int]:
+    """The folded words that route to ``department`` and the points each is worth (see
+    :func:`score`)."""
     own = {fold(word) for word in (department.slug, department.name, *department.keywords)}
     topics = {
         fold(word) for topic in department.topics if not topic.handover for word in topic.keywords
     }
-    points = 0
-    for words, weight in ((own, 2), (topics, 1)):
-        chosen = {word for word in words if (word in GENERIC) == generic}
-        points += weight * sum(contains_keyword(message.folded, word) for word in chosen)
-    return points
+    return {word: 2 * (word in own) + (word in topics) for word in own | topics if word}
+
+
+def matched(message: Reading, department: Department, *, generic: bool) -> dict[str, int]:
+    """The words of ``department`` found in ``message`` and their points: only
+    :data:`GENERIC` words when ``generic``, else only the others (``civic route`` shows
+    them)."""
+    return {
+        word: points
+        for word, points in words(department).items()
+        if (word in GENERIC) == generic and contains_keyword(message.folded, word)
+    }
