@@ -81,6 +81,13 @@ class Department:
         (Lei 13.460/2017 art. 16 gives an ombudsman 30); reports count the protocols
         answered within it (art. 23). A city overrides it in ``civic.toml``
         (``[departments.<slug>] deadline_days``); ``None`` declares none.
+    :param settings_schema: a JSON Schema (Draft 2020-12) of the settings the plugin reads
+        from the city's ``[departments.<slug>]`` section, the keys the core reads itself
+        (``contacts``, ``hours``, ``keywords``, ``deadline_days``) left out. ``civic config
+        check`` and the engine's start check the section against it (a TOML date is a
+        ``{"format": "date"}``); with ``"additionalProperties": false`` a key the plugin
+        does not read is reported as unknown. ``None`` checks nothing (see
+        ``docs/plugin_settings.md``).
     """
 
     slug: str
@@ -97,6 +104,7 @@ class Department:
     )
     identification: bool = True
     deadline_days: int | None = None
+    settings_schema: Mapping[str, Any] | None = None
 
     @property
     def prefix(self) -> str:
