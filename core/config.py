@@ -352,13 +352,12 @@ def _settings_errors(
 ) -> list[tuple[str, str]]:
     """``(".key.path", reason)`` for each way ``settings`` does not fit ``schema``."""
     try:
-        validator = _settings_validator(schema)
-    except Exception as exc:  # any broken schema is the plugin's fault
+        errors = list(_settings_validator(schema).iter_errors(dict(settings)))
+    except Exception as exc:  # a broken schema (or $ref) is the plugin's fault, not the city's
         reason = getattr(exc, "message", None) or str(exc)
         return [("", f"its plugin's settings_schema is not a valid JSON Schema: {reason}")]
     found = []
-    errors = sorted(validator.iter_errors(dict(settings)), key=lambda e: _path(e.absolute_path))
-    for error in errors:
+    for error in sorted(errors, key=lambda e: _path(e.absolute_path)):
         where = _path(error.absolute_path)
         if error.validator == "additionalProperties" and error.validator_value is False:
             known = _known_keys(error.schema, top=not error.absolute_path)
