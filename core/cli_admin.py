@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from civic.cli_common import ConfigOption, DatabaseUrl, fail, open_existing_storage
-from civic.config import ConfigError, config_path, load_config
+from civic.config import ConfigError, config_path, load_config, settings_problems
 from civic.plugins import load_plugins
 
 config_app = typer.Typer(
@@ -67,6 +67,9 @@ def config_check(
     )
     for problem in wrong_texts:
         typer.secho(f"{target}: texts.{problem}", err=True, fg=typer.colors.RED)
+    wrong_settings = settings_problems(loaded, {d.slug: d.settings_schema for d in registry})
+    for problem in wrong_settings:
+        typer.secho(problem, err=True, fg=typer.colors.RED)
     unknown = [p for p in registry.problems if p.plugin == "config"]
     for problem in unknown:
         typer.secho(
@@ -87,7 +90,7 @@ def config_check(
             err=True,
             fg=typer.colors.RED,
         )
-    if unknown or wrong_numbers or wrong_texts:
+    if unknown or wrong_numbers or wrong_texts or wrong_settings:
         raise typer.Exit(code=1)
     enabled = ", ".join(registry.slugs) or "none"
     typer.echo(f"{target}: OK — {loaded.city}; departments: {enabled}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -25,6 +26,10 @@ from civic.texts import Texts, override_problems
 
 CONFIG_ENV = "CIVIC_CONFIG"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: The keys of a ``[departments.<slug>]`` section the core reads itself (checked by
+#: ``schemas/config.schema.json`` and the reports); every other key is the department
+#: plugin's, checked against its :attr:`~civic.values.Department.settings_schema`.
+CORE_DEPARTMENT_KEYS = ("contacts", "deadline_days", "hours", "keywords")
 
 
 class ConfigError(ValueError):
@@ -314,3 +319,186 @@ def _hours(section: Mapping[str, Any] | None, timezone: str) -> Hours:
         },
         holidays=frozenset(dt.date.fromisoformat(day) for day in section.get("holidays", [])),
     )
+
+
+# -- a department plugin's settings ---------------------------------------------------
+
+
+def settings_problems(config: Config, schemas: Mapping[str, Mapping[str, Any] | None]) -> list[str]:
+    """Every problem of the enabled departments' plugin settings, as ``file:
+    departments.<slug>.<key>: reason`` lines (``[]`` when there is none).
+
+    ``schemas`` maps each enabled department's slug to its plugin's
+    :attr:`~civic.values.Department.settings_schema` (``None``: nothing to check). The
+    section's keys but :data:`CORE_DEPARTMENT_KEYS` are checked against it; a TOML date
+    satisfies ``{"format": "date"}`` (see :func:`settings_format_checker`).
+    """
+    source = config.source or "civic.toml"
+    problems = []
+    for slug, schema in schemas.items():
+        if schema is None:
+            continue
+        own = config.department_settings.get(slug, DepartmentConfig()).settings
+        settings = {k: v for k, v in own.items() if k not in CORE_DEPARTMENT_KEYS}
+        problems += [
+            f"{source}: departments.{slug}{where}: {why}"
+            for where, why in _settings_errors(schema, settings)
+        ]
+    return problems
+
+
+def _settings_errors(
+    schema: Mapping[str, Any], settings: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """``(".key.path", reason)`` for each way ``settings`` does not fit ``schema``."""
+    try:
+        errors = list(_settings_validator(schema).iter_errors(dict(settings)))
+    except Exception as exc:  # a broken schema (or $ref) is the plugin's fault, not the city's
+        reason = getattr(exc, "message", None) or str(exc)
+        return [("", f"its plugin's settings_schema is not a valid JSON Schema: {reason}")]
+    found = []
+    for error in sorted(errors, key=lambda e: _path(e.absolute_path)):
+        where = _path(error.absolute_path)
+        if error.validator == "additionalProperties" and error.validator_value is False:
+            known = _known_keys(error.schema, top=not error.absolute_path)
+            found += [
+                (
+                    f"{where}.{_key(key)}",
+                    f"unknown setting (known here: {', '.join(known) or 'none'})",
+                )
+                for key in _unexpected(error.instance, error.schema)
+            ]
+        else:
+            found.append((where, _reason(error)))
+    return found
+
+
+def _settings_validator(schema: Mapping[str, Any]) -> Any:
+    """A validator of ``schema`` (checked against Draft 2020-12 first), built once per
+    schema and process when the schema is plain JSON."""
+    try:
+        key = json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return _new_settings_validator(schema)
+    return _cached_settings_validator(key)
+
+
+@cache
+def _cached_settings_validator(key: str) -> Any:
+    return _new_settings_validator(json.loads(key))
+
+
+def _new_settings_validator(schema: Mapping[str, Any]) -> Any:
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=settings_format_checker())
+
+
+@cache
+def settings_format_checker() -> Any:
+    """jsonschema's format checker, where ``date``, ``date-time`` and ``time`` accept
+    what TOML writes without quotes (``2026-12-01`` arrives as a :class:`datetime.date`)
+    or a string in the ISO form, and refuse anything else (a number, a list, a date-time
+    for a date). Other formats are jsonschema's."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker()
+    checker.checks("date")(_is_date)
+    checker.checks("date-time")(_is_date_time)
+    checker.checks("time")(_is_time)
+    return checker
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _is_date(value: object) -> bool:
+    """A TOML date (not a date-time), or an existing ISO date ``2026-12-01``."""
+    if isinstance(value, str):
+        return bool(_ISO_DATE.fullmatch(value)) and _parses(dt.date.fromisoformat, value)
+    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+
+
+def _is_date_time(value: object) -> bool:
+    """A TOML date-time, or an ISO one ``2026-12-01T08:00:00-03:00``."""
+    if isinstance(value, str):
+        return (
+            _ISO_DATE.match(value) is not None
+            and len(value) > 10
+            and _parses(dt.datetime.fromisoformat, value)
+        )
+    return isinstance(value, dt.datetime)
+
+
+def _is_time(value: object) -> bool:
+    """A TOML time, or an ISO one ``08:00:00``."""
+    if isinstance(value, str):
+        return _parses(dt.time.fromisoformat, value)
+    return isinstance(value, dt.time)
+
+
+def _parses(parse: Any, value: str) -> bool:
+    try:
+        parse(value)
+    except ValueError:
+        return False
+    return True
+
+
+#: How a settings error's format is said: the TOML way to write it.
+_FORMAT_WORDS = {
+    "date": "a date: write it like 2026-12-01, without quotes",
+    "date-time": "a date and time: write it like 2026-12-01T08:00:00-03:00, without quotes",
+    "time": "a time: write it like 08:00:00, without quotes",
+}
+
+
+def _reason(error: Any) -> str:
+    """The reason of one settings error, the value written the TOML way."""
+    shown = _shown(error.instance)
+    if error.validator == "format" and error.validator_value in _FORMAT_WORDS:
+        return f"{shown} is not {_FORMAT_WORDS[error.validator_value]}"
+    if error.validator == "type":
+        expected = error.validator_value
+        names = expected if isinstance(expected, list) else [expected]
+        return f"{shown} is not of type {' or '.join(map(repr, names))}"
+    if error.validator == "required":
+        return str(error.message)
+    return str(error.message).replace(repr(error.instance), shown)
+
+
+def _shown(value: object) -> str:
+    """``value`` as civic.toml writes it (dates without quotes), at most 60 characters."""
+    text = value.isoformat() if isinstance(value, dt.date | dt.time) else repr(value)
+    return _key(text)
+
+
+def _path(parts: Any) -> str:
+    """``.exar.start``, ``.women_enlistment_years[1]``: where in the section."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{_key(part)}" for part in parts)
+
+
+def _key(key: object) -> str:
+    """A key as it can be printed: a lone surrogate escaped, at most 60 characters."""
+    text = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _unexpected(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """The keys of ``instance`` that neither ``properties`` nor ``patternProperties``
+    of ``schema`` allow."""
+    patterns = [re.compile(pattern) for pattern in schema.get("patternProperties", {})]
+    return [
+        str(key)
+        for key in instance
+        if key not in schema.get("properties", {})
+        and not any(pattern.search(str(key)) for pattern in patterns)
+    ]
+
+
+def _known_keys(schema: Mapping[str, Any], *, top: bool) -> list[str]:
+    """The keys a section may hold: the schema's properties (and, at the top of a
+    department's section, the keys the core reads)."""
+    keys = set(schema.get("properties", {}))
+    return sorted(keys | set(CORE_DEPARTMENT_KEYS) if top else keys)

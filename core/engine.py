@@ -31,7 +31,7 @@ import pluggy
 import sqlalchemy as sa
 
 from civic import cpf, departments
-from civic.config import Config, ConfigError
+from civic.config import Config, ConfigError, settings_problems
 from civic.crypto import Vault, load_vault
 from civic.forms import FormRunner, build_format_checker
 from civic.plugins import load_plugins, notify
@@ -69,6 +69,15 @@ def city_texts(config: Config, pm: pluggy.PluginManager, registry: departments.R
     return Texts(config.locale, config.texts, packages, derived)
 
 
+def check_settings(config: Config, registry: departments.Registry) -> None:
+    """Raise :class:`ConfigError` when an enabled department's section of the city's
+    configuration does not fit its plugin's ``settings_schema`` (one ``file:
+    departments.<slug>.<key>: reason`` line per problem)."""
+    problems = settings_problems(config, {d.slug: d.settings_schema for d in registry})
+    if problems:
+        raise ConfigError(problems)
+
+
 class Engine:
     """Processes inbound messages and staff actions. Build one per process and reuse it."""
 
@@ -92,6 +101,7 @@ class Engine:
         self.registry = departments.collect(
             self.pm, self.config.departments, frozenset(checker.checkers)
         )
+        check_settings(self.config, self.registry)
         self.texts = city_texts(self.config, self.pm, self.registry)
         self.registry.departments = [
             departments.localise(department, self.texts) for department in self.registry

@@ -65,6 +65,22 @@ def register_departments(register: Callable[[Department], None]) -> None:
         check`` lists every problem, and departments sharing routing words.
 
     Collected: every plugin is called; the return value is ignored.
+
+    Example::
+
+        from civic import Department, Topic, hookimpl
+
+        @hookimpl
+        def register_departments(register):
+            register(Department(
+                slug="ouvidoria",
+                name="Ouvidoria",
+                description="Elogios, reclamações e sugestões sobre a prefeitura",
+                keywords=("ouvidoria", "elogio", "sugestao"),
+                topics=(Topic("Falar com a ouvidoria", key="human", handover=True),),
+                identification=False,  # an ombudsman hears anonymous reports
+                deadline_days=30,  # Lei 13.460/2017, art. 16
+            ))
     """
 
 
@@ -77,6 +93,17 @@ def register_commands(cli: Any) -> None:
     :param cli: the :class:`typer.Typer` application; add commands with ``@cli.command()``.
 
     Collected: every plugin is called; the return value is ignored.
+
+    Example::
+
+        import typer
+        from civic import hookimpl
+
+        @hookimpl
+        def register_commands(cli):
+            @cli.command(help="Say hello.")
+            def hello(name: str):
+                typer.echo(f"Olá, {name}!")
     """
 
 
@@ -90,6 +117,19 @@ def register_format_checkers(register: Callable[[str, Callable[[Any], bool]], No
         the value conforms. A later registration of the same name replaces an earlier one.
 
     Collected: every plugin is called; the return value is ignored.
+
+    Example::
+
+        from civic import hookimpl
+
+        def is_property_registration(value):
+            # The city's property registration: 8 digits. A format says nothing of values
+            # that are not strings (the field's "type" judges those).
+            return not isinstance(value, str) or (len(value) == 8 and value.isdigit())
+
+        @hookimpl
+        def register_format_checkers(register):
+            register("inscricao-imobiliaria", is_property_registration)
     """
 
 
@@ -107,6 +147,16 @@ def register_texts(register: Callable[[str], None]) -> None:
         argument of its hooks (``texts("procon.next_steps")``, ``texts.words(...)``).
 
     Collected: every plugin is called; the return value is ignored.
+
+    Example::
+
+        # civic_biblioteca/__init__.py, beside civic_biblioteca/locales/pt-BR/biblioteca.json:
+        # {"biblioteca.renewed": "Renovação feita: devolva o livro até {date}."}
+        from civic import hookimpl
+
+        @hookimpl
+        def register_texts(register):
+            register(__name__)  # then, in any hook: texts("biblioteca.renewed", date="10/04")
     """
 
 
@@ -123,6 +173,22 @@ def register_channels(register: Callable[[Channel], None]) -> None:
         ``sender``, not at module level, so ``civic --help`` stays fast.
 
     Collected: every plugin is called; the return value is ignored.
+
+    Example::
+
+        from civic import hookimpl
+        from civic.channels import Channel, Sent
+
+        async def send_sms(host, outgoing):
+            response = await host.http.post(
+                "https://sms.example.invalid/send",
+                json={"to": outgoing.address, "text": outgoing.delivery.reply.text},
+            )
+            return Sent(ok=response.status_code == 200, error=response.text[:200], retry=True)
+
+        @hookimpl
+        def register_channels(register):
+            register(Channel(name="sms", description="SMS", sender=send_sms))
     """
 
 
@@ -148,6 +214,19 @@ def identify_citizen(
         tells the citizen what is missing or wrong; ``None`` to let another plugin try.
 
     firstresult: stops at the first non-``None`` result.
+
+    Example::
+
+        from civic import Identity, NotIdentified, hookimpl
+
+        @hookimpl
+        def identify_citizen(text, conversation, message):
+            if conversation.channel != "intranet":
+                return None  # let the built-in CPF identification try
+            name = text.partition(";")[0].strip()  # the city's intranet sends "name;cpf"
+            if not name or message.cpf is None:
+                return NotIdentified("Envie nome e CPF separados por ponto e vírgula.")
+            return Identity(name=name, cpf=message.cpf)
     """
 
 
@@ -173,6 +252,17 @@ def route_message(
         decide (civic then shows the menu again).
 
     firstresult: stops at the first non-``None`` result.
+
+    Example::
+
+        from civic import hookimpl
+
+        @hookimpl
+        def route_message(departments, message):
+            # "nota fiscal" is about a purchase: the PROCON, when the city enabled it
+            if "nota fiscal" in message.folded and any(d.slug == "procon" for d in departments):
+                return "procon"
+            return None  # the built-in routing decides
     """
 
 
@@ -210,6 +300,19 @@ def department_message(
 
     firstresult: stops at the first non-``None`` result. The built-in ``topics`` plugin
     answers last, from the department's declared topics.
+
+    Example::
+
+        from civic import Answer, hookimpl
+
+        @hookimpl
+        def department_message(department, message, settings):
+            if department.slug != "cac" or "iptu" not in message.words:
+                return None  # not ours: the department's topics answer
+            phone = settings.contacts.get("phone")
+            if not phone:
+                return None  # never invent a city's fact
+            return Answer(f"Dúvidas sobre o IPTU: {phone}.", done=True)
     """
 
 
@@ -241,6 +344,21 @@ def form_submitted(
     :return: an optional sentence to add to the confirmation the citizen receives.
 
     Collected: every plugin is called; non-``None`` texts are all shown.
+
+    Example::
+
+        import logging
+        from civic import hookimpl
+
+        log = logging.getLogger("civic_procon_mail")
+
+        @hookimpl
+        def form_submitted(department, protocol, data, settings):
+            if department.slug != "procon":
+                return None
+            log.info("complaint %s against %s", protocol, data.get("fornecedor"))
+            email = settings.contacts.get("email")
+            return f"Se precisar, escreva para {email} citando o protocolo." if email else None
     """
 
 
@@ -268,6 +386,17 @@ def protocol_number(department: Department, form: str, year: int, sequence: int)
         replaced by the default format. The citizen always gets a number.
 
     firstresult: stops at the first non-``None`` result.
+
+    Example::
+
+        from civic import hookimpl
+
+        @hookimpl
+        def protocol_number(department, year, sequence):
+            # The city's own numbering, 2026.0007-OUV: unique, as the prefix is the
+            # department's; letters and digits with " -/._" between them are found
+            # when the citizen asks.
+            return f"{year}.{sequence:04d}-{department.prefix}"
     """
 
 
@@ -290,6 +419,17 @@ def score_rating(text: str, scale_min: int, scale_max: int, texts: Texts) -> int
         the plugin cannot read the answer (civic asks again).
 
     firstresult: stops at the first non-``None`` result.
+
+    Example::
+
+        from civic import hookimpl
+
+        @hookimpl
+        def score_rating(text, scale_min, scale_max):
+            stars = text.count("⭐")  # ⭐⭐⭐⭐ on a 0-10 scale is 8
+            if not 1 <= stars <= 5:
+                return None  # the built-in reader tries
+            return max(scale_min, round(stars * scale_max / 5))
     """
 
 
@@ -305,6 +445,17 @@ def conversation_opened(conversation: Conversation) -> None:
     :param conversation: the new conversation.
 
     Collected: every plugin is called; the return value is ignored.
+
+    Example::
+
+        import logging
+        from civic import hookimpl
+
+        log = logging.getLogger("civic_metrics")
+
+        @hookimpl
+        def conversation_opened(conversation):
+            log.info("conversation %s opened on %s", conversation.id, conversation.channel)
     """
 
 
@@ -318,6 +469,17 @@ def conversation_closed(conversation: Conversation) -> None:
     :param conversation: the conversation, in the ``closed`` state.
 
     Collected: every plugin is called, each once; the return value is ignored.
+
+    Example::
+
+        import logging
+        from civic import hookimpl
+
+        log = logging.getLogger("civic_metrics")
+
+        @hookimpl
+        def conversation_closed(conversation):
+            log.info("conversation %s closed in %s", conversation.id, conversation.department)
     """
 
 
@@ -332,6 +494,19 @@ def conversation_handed_over(conversation: Conversation) -> None:
         ``department`` is the queue (``None``: the citizen had not chosen one).
 
     Collected: every plugin is called, each once; the return value is ignored.
+
+    Example::
+
+        import logging
+        from civic import hookimpl
+
+        log = logging.getLogger("civic_pager")
+
+        @hookimpl
+        def conversation_handed_over(conversation):
+            # Page the department's team; civic has already committed the hand-over.
+            queue = conversation.department or "geral"
+            log.warning("%s: conversation %s is waiting", queue, conversation.id)
     """
 
 
@@ -345,6 +520,17 @@ def conversation_taken(conversation: Conversation, agent: str) -> None:
     :param agent: the attendant's name.
 
     Collected: every plugin is called, each once; the return value is ignored.
+
+    Example::
+
+        import logging
+        from civic import hookimpl
+
+        log = logging.getLogger("civic_dashboard")
+
+        @hookimpl
+        def conversation_taken(conversation, agent):
+            log.info("%s took conversation %s", agent, conversation.id)
     """
 
 
@@ -364,6 +550,18 @@ def conversation_transferred(
     :param agent: who transferred it.
 
     Collected: every plugin is called, each once; the return value is ignored.
+
+    Example::
+
+        import logging
+        from civic import hookimpl
+
+        log = logging.getLogger("civic_pager")
+
+        @hookimpl
+        def conversation_transferred(conversation, source, target, note):
+            note = note or ""
+            log.warning("%s: conversation %s from %s. %s", target, conversation.id, source, note)
     """
 
 
@@ -377,6 +575,17 @@ def conversation_released(conversation: Conversation, agent: str) -> None:
     :param agent: who released it.
 
     Collected: every plugin is called, each once; the return value is ignored.
+
+    Example::
+
+        import logging
+        from civic import hookimpl
+
+        log = logging.getLogger("civic_dashboard")
+
+        @hookimpl
+        def conversation_released(conversation, agent):
+            log.info("%s released conversation %s", agent, conversation.id)
     """
 
 
@@ -391,6 +600,17 @@ def conversation_resolved(conversation: Conversation, agent: str) -> None:
     :param agent: the attendant who closed it; the rating will record them.
 
     Collected: every plugin is called, each once; the return value is ignored.
+
+    Example::
+
+        import logging
+        from civic import hookimpl
+
+        log = logging.getLogger("civic_metrics")
+
+        @hookimpl
+        def conversation_resolved(conversation, agent):
+            log.info("%s resolved conversation %s", agent, conversation.id)
     """
 
 
@@ -416,4 +636,25 @@ def register_report_indicators(register: Callable[[Any], None]) -> None:
         plugin's name and its figure is left out of the report.
 
     Collected: every plugin is called; the return value is ignored.
+
+    Example::
+
+        from civic import hookimpl
+        from civic.report import Aggregate, ReportIndicator
+
+        @hookimpl
+        def register_report_indicators(register):
+            register(ReportIndicator(
+                name="forms_per_conversation",
+                label="Protocolos por conversa",
+                description="Protocolos abertos divididos pelas conversas do período.",
+                compute=lambda query: ratio(query.submissions(), query.conversations()),
+            ))
+
+        def ratio(part, whole):
+            # part over whole, for the report and for each of its groups
+            def divide(a, b):
+                return round(a / b, 2) if b else None
+            groups = {key: divide(part.groups.get(key, 0), n) for key, n in whole.groups.items()}
+            return Aggregate(divide(part.total, whole.total), groups)
     """

@@ -262,6 +262,11 @@ def _deadline(instance: object, attribute: attrs.Attribute[Any], value: object) 
         _fail(instance, attribute, f"must be at least 1 day (or None), not {value!r}")
 
 
+def _schema(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, Mapping):
+        _fail(instance, attribute, f"must be a JSON Schema (a dict) or None, not {_shown(value)}")
+
+
 @attrs.frozen
 class Department:
     """A department registered by a plugin through ``register_departments``.
@@ -287,6 +292,13 @@ class Department:
         (Lei 13.460/2017 art. 16 gives an ombudsman 30); reports count the protocols
         answered within it (art. 23). A city overrides it in ``civic.toml``
         (``[departments.<slug>] deadline_days``); ``None`` declares none.
+    :param settings_schema: a JSON Schema (Draft 2020-12) of the settings the plugin reads
+        from the city's ``[departments.<slug>]`` section, the keys the core reads itself
+        (``contacts``, ``hours``, ``keywords``, ``deadline_days``) left out. ``civic config
+        check`` and the engine's start check the section against it (a TOML date is a
+        ``{"format": "date"}``); with ``"additionalProperties": false`` a key the plugin
+        does not read is reported as unknown. ``None`` checks nothing (see
+        ``docs/plugin_settings.md``).
 
     Every field is checked when the value is built: a wrong type or value raises
     :class:`ContractError` naming the department and the field (``keywords="denuncia"``
@@ -314,6 +326,7 @@ class Department:
     )
     identification: bool = attrs.field(default=True, validator=_flag)
     deadline_days: int | None = attrs.field(default=None, validator=_deadline)
+    settings_schema: Mapping[str, Any] | None = attrs.field(default=None, validator=_schema)
 
     @property
     def prefix(self) -> str:

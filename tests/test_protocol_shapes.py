@@ -6,7 +6,6 @@ the plugin is named in the log)."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from civic.storage import DuplicateProtocol, Storage
 from civic.text import fold
 from tests.chat import MARIA, Chat
 from tests.conftest import SECRET
+from tests.test_hook_examples import example_code
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 3, 2, 13, 0, tzinfo=dt.UTC)  # a Monday, 10:00 in Brasília
@@ -245,14 +245,8 @@ def test_a_number_of_the_wrong_shape_or_type_gets_the_default_format(
 def test_the_documented_protocol_number_example_is_found(tmp_path: Path) -> None:
     """The example of docs/plugin_hooks.md, as a plugin: its numbers are unique per
     department and the citizen finds them."""
-    spec = importlib.util.spec_from_file_location(
-        "generate_hooks", ROOT / "docs" / "generate_hooks.py"
-    )
-    assert spec and spec.loader
-    docs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(docs)
     path = tmp_path / "civic_numbering.py"
-    path.write_text(docs.EXAMPLES["protocol_number"], encoding="utf-8")
+    path.write_text(example_code("protocol_number"), encoding="utf-8")
     manager = make_manager({"CIVIC_PLUGINS": str(path), "CIVIC_LOAD_PLUGINS": "cac,procon"})
     storage = Storage(f"sqlite:///{tmp_path / 'c.db'}")
     storage.migrate()

@@ -172,6 +172,7 @@ DEPARTMENT = Department(
     forms={FORM: load_form(__name__, "solicitacao.json")},
     protocol_prefix="CAC",
     order=10,
+    settings_schema=load_form(__name__, "settings.schema.json"),
 )
 
 

@@ -160,6 +160,7 @@ DEPARTMENT = Department(
     forms={FORM: load_form(__name__, "atendimento.json")},
     protocol_prefix="JSM",
     order=30,
+    settings_schema=load_form(__name__, "settings.schema.json"),
 )
 
 

@@ -196,6 +196,7 @@ DEPARTMENT = Department(
     form_warnings={FORM: {"data_recebimento": receipt_warning, "data_problema": problem_warning}},
     protocol_prefix="PROCON",
     order=20,
+    settings_schema=load_form(__name__, "settings.schema.json"),
 )
 
 
