@@ -300,6 +300,7 @@ class ConversationMachine(RuleBasedStateMachine):
 
     @initialize()
     def two_citizens(self) -> None:
+        """Two new addresses (fresh conversations on the class's shared database)."""
         self.people = [self.harness.citizen(pinned=self.pinned) for _ in range(2)]
 
     # -- citizens ---------------------------------------------------------------------
@@ -485,6 +486,7 @@ class _Subject:
         return found
 
     def runner(self, form: str) -> FormRunner:
+        """The engine's runner of one of the department's forms."""
         self.department  # noqa: B018 - fails clearly when the department is missing
         return self.harness.form_runner(self.slug, form)
 
@@ -775,7 +777,7 @@ class DepartmentConformance:
         """Answer ``form`` field by field (each of ``invalid`` first), confirm, and check
         the stored submission."""
         citizen = self._open(subject, form)
-        skip = _first_word(runner.texts.get("form_words_skip") or "pular")
+        skip = _skip_word(runner.texts)
         probed: set[str] = set()
         for _ in range(4 * len(runner.fields) + 4):
             view = citizen.form()
@@ -833,5 +835,13 @@ class DepartmentConformance:
         assert reply.index(title) > 0, f"{text!r} was refused without a reason\n{where}"
 
 
-def _first_word(words: str) -> str:
-    return words.split(",")[0].strip() or "pular"
+def _skip_word(texts: Any) -> str:
+    """The first word that skips an optional question (``pular`` in Portuguese), from
+    the catalogue whether it holds a comma-separated text or a word list."""
+    for key in ("form_words_skip", "words.form_skip", "words.skip"):
+        value = texts.catalog.get(key)
+        words = value.split(",") if isinstance(value, str) else list(value or ())
+        for word in words:
+            if str(word).strip():
+                return str(word).strip()
+    return "pular"

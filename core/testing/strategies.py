@@ -705,7 +705,8 @@ def _options(prop: Mapping[str, Any], texts: Texts) -> list[tuple[Any, str]]:
     if "enum" in prop:
         return [(value, str(value)) for value in prop["enum"]]
     if prop.get("type") == "boolean":
-        return [(True, texts("form_boolean_yes")), (False, texts("form_boolean_no"))]
+        yes, no = texts.get("form_boolean_yes", "Sim"), texts.get("form_boolean_no", "Não")
+        return [(True, yes or "Sim"), (False, no or "Não")]
     return []
 
 
