@@ -835,6 +835,12 @@ class Turn:
             self.context.form = None
             self.to_menu()
             return
+        other = self.other_department_named(department)
+        if other is not None:  # "procon" typed in the CAC's form: nothing sent, go there
+            self.context.form = None
+            self.say(self.texts("form_left"))
+            self.enter_department(other)
+            return
         try:
             step = runner.step(form.progress, self.reading.text, today=self.today)
         except Exception:
@@ -842,6 +848,19 @@ class Turn:
             self.say(self.texts("plugin_failed"))
             return
         self.form_result(department, step)
+
+    def other_department_named(self, current: Department) -> str | None:
+        """The slug of another department when the message is nothing but its name or
+        slug ("procon", "Junta de Serviço Militar"); no form answer is a department's
+        name."""
+        folded = self.reading.folded
+        for department in self.engine.registry:
+            if department.slug != current.slug and folded in (
+                fold(department.slug),
+                fold(department.name),
+            ):
+                return department.slug
+        return None
 
     def form_result(self, department: Department, step: FormStep) -> None:
         form = self.context.form

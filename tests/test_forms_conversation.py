@@ -272,3 +272,15 @@ def test_a_sentence_about_an_attendant_is_an_answer(engine: Engine, about: str) 
     answer_up_to(chat, 3)
     chat.send(about)
     assert chat.state == State.FORM
+
+
+def test_a_department_s_name_inside_a_form_goes_there(engine: Engine) -> None:
+    """A citizen who typed "procon" at the CAC's subject question wants the PROCON: the
+    form is left (nothing sent) and the PROCON entered."""
+    chat = Chat(engine)
+    chat.script(MARIA, "1", "quero fazer uma solicitação")
+    assert chat.state == State.FORM
+    answer = chat.send("procon")
+    assert "nada foi enviado" in answer
+    assert chat.last is not None and chat.last.department == "procon"
+    assert chat.state == State.DEPARTMENT

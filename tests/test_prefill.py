@@ -395,7 +395,7 @@ def test_an_inferred_subject_is_changed_at_the_summary(engine: Engine) -> None:
     summary = chat.send("1")
     assert "1. Assunto: Iluminação pública" in summary
     assert "Sobre o que é a sua solicitação?" in chat.send("corrigir assunto")
-    assert "1. Assunto: Outro assunto" in chat.send("6")
+    assert "1. Assunto: Outro assunto" in chat.send("9")
 
 
 def test_two_subjects_named_are_asked(engine: Engine) -> None:
