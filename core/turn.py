@@ -23,7 +23,9 @@ import attrs
 from civic import cpf, protocol_numbers, request
 from civic.context import Context, FormProgress, SurveyProgress
 from civic.crypto import DecryptionError
+from civic.default_plugins import routing
 from civic.default_plugins.protocols import protocol_number as default_protocol_number
+from civic.default_plugins.topics import match_topic
 from civic.forms import FormStep
 from civic.plugins import PluginFailed, call_first, call_safely
 from civic.reading import Reading, read
@@ -1038,6 +1040,8 @@ class Turn:
             self.to_rating()
             return
         slug = self.route()
+        if not isinstance(slug, tuple) and self.goes_on_in_department():
+            return
         if isinstance(slug, tuple):
             self.ask_which(slug, self.reading)
             return
@@ -1052,6 +1056,27 @@ class Turn:
                 self.apply(department, action, self.reading)
                 return
         self.say(self.texts("offer_help_again"), self.yes_no_choices())
+
+    def goes_on_in_department(self) -> bool:
+        """After an answer, a message naming one of the department's own topics goes on
+        there ("agendar atendimento" after the Junta said to schedule a visit), unless
+        another department's subject words claim it ("quero reclamar da loja"); a tie
+        between departments is asked about instead (see :meth:`offering`)."""
+        department = self.current
+        folded = self.reading.folded
+        if department is None or folded.isdigit():
+            return False
+        if match_topic(department, self.reading.text, folded) is None:
+            return False
+        others = (d for d in self.routing_departments() if d.slug != department.slug)
+        if any(routing.score(self.reading, other, generic=False) for other in others):
+            return False
+        action = self.department_action(department)
+        if action is None:
+            return False
+        self.move(State.DEPARTMENT)
+        self.apply(department, action, self.reading)
+        return True
 
     # -- the closing survey ---------------------------------------------------------
     def to_rating(self) -> None:

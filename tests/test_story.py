@@ -54,3 +54,22 @@ def test_cancelling_the_form_after_a_story_sends_nothing(engine: Engine) -> None
     chat.script(MARIA, "2", STORIES[0])
     assert "Nada foi enviado" in chat.send("cancelar")
     assert chat.state != State.FORM
+
+
+def test_after_an_answer_the_department_s_own_topic_goes_on_there(engine: Engine) -> None:
+    """The Junta says to schedule a visit for a second copy; "agendar atendimento" at
+    "Posso ajudar em algo mais?" is the Junta's scheduling, not the CAC's front desk."""
+    chat = Chat(engine)
+    answer = chat.script(MARIA, "3", "perdi meu certificado de reservista")
+    assert "Agendar atendimento" in answer and chat.state == State.OFFERING
+    chat.send("agendar atendimento")
+    assert chat.last is not None and chat.last.department == "jsm"
+    assert chat.state == State.FORM
+
+
+def test_after_an_answer_another_department_s_subject_still_routes(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.script(MARIA, "1", "qual o horário de funcionamento?")
+    assert chat.state == State.OFFERING
+    chat.send("quero reclamar da loja que nao entregou meu sofa")
+    assert chat.last is not None and chat.last.department == "procon"
