@@ -80,7 +80,7 @@ def check(
     With --config, only the city's enabled departments, with its extra keywords.
     """
     from civic import departments
-    from civic.routing_explain import routing_departments
+    from civic.default_plugins.routing import routing_departments
 
     manager = load_plugins()
     loaded = _config(config)
@@ -139,7 +139,8 @@ def route(
     (the bot asks which), or none (the bot shows the menu), and the rule that decided.
     """
     from civic.config import ConfigError
-    from civic.routing_explain import city_departments, explain, render, routing_departments
+    from civic.default_plugins.routing import routing_departments
+    from civic.routing_explain import city_departments, explain, render
 
     manager = load_plugins()
     loaded = _config(config)

@@ -11,7 +11,7 @@ the rules.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -91,19 +91,6 @@ class Explanation:
         }
 
 
-def routing_departments(registry: Iterable[Department], config: Config) -> list[Department]:
-    """The enabled departments as routing sees them: each with the extra ``keywords``
-    of its city section (``[departments.cac] keywords = [...]``)."""
-    departments = []
-    for department in registry:
-        extra = config.for_department(department.slug).settings.get("keywords")
-        if isinstance(extra, list | tuple) and extra:
-            words = tuple(str(word) for word in extra)
-            department = attrs.evolve(department, keywords=department.keywords + words)
-        departments.append(department)
-    return departments
-
-
 def city_departments(manager: pluggy.PluginManager, config: Config) -> Registry:
     """The city's departments as its engine has them: enabled, in menu order, with the
     city's texts (raises :class:`civic.config.ConfigError` on unusable overrides)."""
@@ -123,7 +110,8 @@ def explain(
     now: dt.datetime,
 ) -> Explanation:
     """Route ``text``, sent at ``now``, among ``departments`` (as
-    :func:`routing_departments` gives them) with ``manager``'s plugins, and say why."""
+    :func:`civic.default_plugins.routing.routing_departments` gives them) with
+    ``manager``'s plugins, and say why."""
     message = read(text)
     conversation = Conversation(
         id=0,

@@ -649,14 +649,7 @@ class Turn:
     def routing_departments(self) -> list[Department]:
         """The enabled departments, each with the extra ``keywords`` its city section
         lists (``[departments.cac] keywords = [...]``)."""
-        departments = []
-        for department in self.engine.registry:
-            extra = self.engine.config.for_department(department.slug).settings.get("keywords")
-            if isinstance(extra, list | tuple) and extra:
-                words = tuple(str(word) for word in extra)
-                department = attrs.evolve(department, keywords=department.keywords + words)
-            departments.append(department)
-        return departments
+        return routing.routing_departments(self.engine.registry, self.engine.config)
 
     def route(self, said: Reading | None = None) -> str | tuple[str, ...] | None:
         """The chosen department's slug for ``said`` (default: this message); a tuple of

@@ -15,12 +15,18 @@ The rules, in order:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
 
 from civic import hookimpl
 from civic.reading import Reading
 from civic.text import contains_keyword, fold
 from civic.values import Department
+
+if TYPE_CHECKING:
+    from civic.config import Config
 
 #: Words that say what kind of request a message is, not what it is about: they decide
 #: only when nothing else does (any department may list them).
@@ -86,3 +92,16 @@ def matched(message: Reading, department: Department, *, generic: bool) -> dict[
         for word, points in words(department).items()
         if (word in GENERIC) == generic and contains_keyword(message.folded, word)
     }
+
+
+def routing_departments(registry: Iterable[Department], config: Config) -> list[Department]:
+    """The enabled departments as routing sees them: each with the extra ``keywords``
+    of its city section (``[departments.cac] keywords = [...]``)."""
+    departments = []
+    for department in registry:
+        extra = config.for_department(department.slug).settings.get("keywords")
+        if isinstance(extra, list | tuple) and extra:
+            words = tuple(str(word) for word in extra)
+            department = attrs.evolve(department, keywords=department.keywords + words)
+        departments.append(department)
+    return departments
