@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +14,7 @@ from sqlmodel import SQLModel
 
 from civic.plugins import load_plugins
 from civic.storage import Storage
+from civic.testing.harness import sqlite_template
 
 if TYPE_CHECKING:
     from civic.engine import Engine
@@ -100,22 +99,10 @@ def make_storage(kind: str, path: Path) -> Storage:
                 conn.exec_driver_sql("CREATE SCHEMA public")
     else:
         target = path / "civic.db"
-        shutil.copyfile(_sqlite_template(), target)
+        shutil.copyfile(sqlite_template(), target)
         storage = Storage(f"sqlite:///{target}")
     storage.migrate()
     return storage
-
-
-@functools.cache
-def _sqlite_template() -> Path:
-    """A migrated, empty SQLite database to copy (Alembic runs once per process)."""
-    folder = Path(tempfile.mkdtemp(prefix="civic-template-"))
-    storage = Storage(f"sqlite:///{folder / 'template.db'}")
-    storage.migrate()
-    with storage.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    storage.close()
-    return folder / "template.db"
 
 
 _POSTGRES_BUILT = False

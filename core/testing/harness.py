@@ -357,7 +357,7 @@ def build_manager(
 
 
 @functools.cache
-def _sqlite_template() -> Path:
+def sqlite_template() -> Path:
     """A migrated, empty SQLite database to copy (migrations run once per process)."""
     from civic.storage import Storage
 
@@ -452,7 +452,7 @@ class Harness:
         if url is None:
             self._folder = Path(tempfile.mkdtemp(prefix="civic-harness-"))
             target = self._folder / "civic.db"
-            shutil.copyfile(_sqlite_template(), target)
+            shutil.copyfile(sqlite_template(), target)
             url = f"sqlite:///{target}"
         storage = Storage(url)
         storage.migrate()
