@@ -404,7 +404,8 @@ def _lock_time(failures: int) -> dt.timedelta | None:
     if failures < MAX_FAILURES or failures % MAX_FAILURES:
         return None
     doublings = min(failures // MAX_FAILURES - 1, 16)
-    return min(LOCK_TIME * 2**doublings, MAX_LOCK_TIME)
+    factor: int = 2**doublings
+    return min(LOCK_TIME * factor, MAX_LOCK_TIME)
 
 
 def _minutes(delta: dt.timedelta) -> int:

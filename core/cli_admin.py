@@ -71,9 +71,9 @@ def config_check(
     for problem in wrong_settings:
         typer.secho(problem, err=True, fg=typer.colors.RED)
     unknown = [p for p in registry.problems if p.plugin == "config"]
-    for problem in unknown:
+    for missing in unknown:
         typer.secho(
-            f"{target}: enabled: department {problem.department!r} is not installed "
+            f"{target}: enabled: department {missing.department!r} is not installed "
             f"(installed: {', '.join(_installed()) or 'none'})",
             err=True,
             fg=typer.colors.RED,
@@ -234,7 +234,7 @@ def protocols_list(
     config: ConfigOption = None,
 ) -> None:
     """List protocols, newest first; --text ignores case and accents."""
-    from civic.cli_conversations import open_engine
+    from civic.cli_common import open_engine
     from civic.cli_report import parse_date
     from civic.protocols import list_protocols
     from civic.staff import StaffError
@@ -344,7 +344,7 @@ def protocols_set_status(
     the conversation that filed it, of every --note and of an answer or closing; a
     citizen who asks for the status sees the new one.
     """
-    from civic.cli_conversations import open_engine
+    from civic.cli_common import open_engine
     from civic.protocols import set_status
     from civic.staff import StaffError
 

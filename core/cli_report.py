@@ -116,6 +116,8 @@ def report(
     (Lei 13.460/2017 art. 23). --format html writes one self-contained page, in
     Portuguese, for the city to publish, with the latest survey comments (masked).
     """
+    from sqlalchemy.exc import OperationalError
+
     from civic import storage as db
     from civic.report import ReportScope, build_report, build_timeline, latest_comments
     from civic.report_render import render_csv, render_html, render_json, render_table
@@ -145,7 +147,7 @@ def report(
         else:
             renderers = {"table": render_table, "json": render_json, "csv": render_csv}
             text = renderers[format.value](result)
-    except db.sa.exc.OperationalError as exc:
+    except OperationalError as exc:
         fail(f"cannot read the database: {exc.orig}")
     except ConfigError as exc:  # a department's deadline_days that is not a number of days
         fail("invalid configuration:\n" + "\n".join(exc.problems))
@@ -172,7 +174,8 @@ def export_conversations_command(
     Times are ISO 8601 in UTC. In CSV each question is a column answer_<key>; in JSON
     Lines the answers are the field "answers".
     """
-    from civic import storage as db
+    from sqlalchemy.exc import OperationalError
+
     from civic.report import survey_questions
     from civic.report_render import export_conversations
 
@@ -193,7 +196,7 @@ def export_conversations_command(
                 timezone=settings.hours.timezone,
                 questions=questions,
             )
-    except db.sa.exc.OperationalError as exc:
+    except OperationalError as exc:
         fail(f"cannot read the database: {exc.orig}")
     finally:
         storage.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(texts_app, name="texts")
 
 
-def _catalog(config: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def _catalog(config: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every key with its value as the city's configuration makes it, and the defaults."""
     from civic import departments
     from civic.texts import Texts, catalogue_packages

@@ -166,7 +166,8 @@ class Config:
 def config_schema() -> dict[str, Any]:
     """``schemas/config.schema.json``."""
     source = resources.files("civic.schemas").joinpath("config.schema.json")
-    return json.loads(source.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    return schema
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:

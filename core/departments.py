@@ -217,8 +217,8 @@ def localise(department: Department, texts: Texts) -> Department:
             base = f"{slug}.topics.{topic.key}"
             answer = texts.get(f"{base}.answer", topic.answer) if topic.answer else None
             answer = answer if answer and answer.strip() else topic.answer
-            changed = attrs.evolve(topic, title=required(base, topic.title), answer=answer)
-            topic = topic if changed == topic else changed
+            localised = attrs.evolve(topic, title=required(base, topic.title), answer=answer)
+            topic = topic if localised == topic else localised
         topics.append(topic)
     forms = {}
     for form, schema in department.forms.items():

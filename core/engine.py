@@ -37,7 +37,7 @@ from civic.forms import FormRunner, build_format_checker
 from civic.plugins import load_plugins, notify
 from civic.reading import Reading, read
 from civic.states import State
-from civic.storage import Conflict, Storage, Transaction, to_storage_time, utcnow
+from civic.storage import Conflict, Row, Storage, Transaction, to_storage_time, utcnow
 from civic.texts import Texts, catalogue_packages, override_problems
 from civic.turn import Happening, Notice, Outgoing, Turn
 from civic.values import Choice, Conversation, Delivery, Inbound, Media, Outcome, Reply
@@ -242,7 +242,7 @@ class Engine:
     def _turn(
         self,
         tx: Transaction,
-        row: Mapping[str, Any],
+        row: Row,
         reading: Reading,
         now: dt.datetime,
         *,
@@ -367,7 +367,7 @@ def stored_text(reading: Reading, inbound: Inbound) -> str:
     return f"{note} {reading.redacted}".strip()
 
 
-def merged_channel_data(row: Mapping[str, Any], data: Mapping[str, Any], now: dt.datetime) -> str:
+def merged_channel_data(row: Row, data: Mapping[str, Any], now: dt.datetime) -> str:
     """The conversation's channel data with this message's, and its time (a channel's
     reply window counts from the citizen's last message)."""
     try:
@@ -388,7 +388,7 @@ def render(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-def snapshot(row: Mapping[str, Any]) -> Conversation:
+def snapshot(row: Row) -> Conversation:
     """The plugin-facing value of a conversation row."""
     return Conversation(
         id=row["id"],
@@ -418,7 +418,7 @@ def redacted(reply: Reply) -> Reply:
 
 def queue(
     tx: Transaction,
-    row: Mapping[str, Any],
+    row: Row,
     outgoing: Iterable[Outgoing],
     now: dt.datetime,
     *,

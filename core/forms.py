@@ -108,7 +108,8 @@ class FormStep:
 def load_form(package: str, filename: str) -> dict[str, Any]:
     """Read a form shipped as package data: ``load_form(__name__, "reclamacao.json")``."""
     source = resources.files(package).joinpath(filename)
-    return json.loads(source.read_text(encoding="utf-8"))
+    form: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    return form
 
 
 # -- the form meta-schema -------------------------------------------------------------
@@ -118,7 +119,8 @@ def load_form(package: str, filename: str) -> dict[str, Any]:
 def form_meta_schema() -> dict[str, Any]:
     """``civic/schemas/form.schema.json``: what a civic form may contain."""
     source = resources.files("civic.schemas").joinpath("form.schema.json")
-    return json.loads(source.read_text(encoding="utf-8"))
+    meta: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    return meta
 
 
 def form_errors(schema: Mapping[str, Any], *, formats: Iterable[str] | None = None) -> list[str]:
@@ -311,7 +313,9 @@ class Field:
     @property
     def type(self) -> str | None:
         kind = self.schema.get("type")
-        return kind[0] if isinstance(kind, list) and kind else kind
+        if isinstance(kind, list):  # JSON Schema allows a list; a civic form names one type
+            kind = kind[0] if kind else None
+        return kind if isinstance(kind, str) else None
 
     @property
     def format(self) -> str | None:
@@ -752,6 +756,7 @@ class FormRunner:
         return value, notes
 
     def _number(self, field: Field, text: str) -> int | float:
+        number: Decimal | None
         try:
             number = formats.parse_decimal(text)
         except (ValueError, InvalidOperation):
@@ -787,7 +792,9 @@ class FormRunner:
             return self.texts(key if key in self.texts.catalog else "form_error_invalid")
         if kind in ("minLength", "maxLength"):
             key = "form_error_min_length" if kind == "minLength" else "form_error_max_length"
-            return self.texts(key, limit=limit, length=len(error.instance))
+            # The stubs allow an Unset instance; iter_errors always sets it.
+            length = len(error.instance)  # type: ignore[arg-type]
+            return self.texts(key, limit=limit, length=length)
         if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             key = "form_error_" + re.sub(r"(?<!^)([A-Z])", r"_\1", kind).lower()
             return self.texts(key, limit=_number_text(limit))
@@ -1003,6 +1010,7 @@ def _match_option(
         return None
     # Part of a label ("2a via do cam"), or a sentence holding a whole label ("quero a
     # troca do produto"): accepted only when exactly one option fits.
+    fits: Callable[[str], bool]
     for fits in (
         lambda label: contains_keyword(label, folded),
         lambda label: contains_keyword(folded, label),

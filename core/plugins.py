@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import CodeType, ModuleType, TracebackType
 from typing import Any
 
 import attrs
@@ -190,7 +190,7 @@ def plugin_infos(*, include_defaults: bool = False) -> list[dict[str, Any]]:
 
 def blame(hook_name: str, error: BaseException, manager: pluggy.PluginManager = pm) -> str | None:
     """The name of the plugin whose implementation of ``hook_name`` raised ``error``."""
-    owners = {}
+    owners: dict[CodeType, str] = {}
     for impl in getattr(manager.hook, hook_name).get_hookimpls():
         code = getattr(impl.function, "__code__", None)
         if code is not None:
@@ -201,7 +201,7 @@ def blame(hook_name: str, error: BaseException, manager: pluggy.PluginManager = 
     return None
 
 
-def _traceback_codes(tb: TracebackType | None) -> Iterator[Any]:
+def _traceback_codes(tb: TracebackType | None) -> Iterator[CodeType]:
     while tb is not None:
         yield tb.tb_frame.f_code
         tb = tb.tb_next

@@ -23,7 +23,7 @@ import logging
 import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeGuard, TypeVar
 
 import attrs
 import pluggy
@@ -201,10 +201,14 @@ def _question(key: str, field: Mapping[str, Any], texts: Any) -> SurveyQuestion:
     if kind_of not in ("integer", "number"):
         return SurveyQuestion(key, title, "text")
     low, high = field.get("minimum"), field.get("maximum")
-    whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high))
-    if kind_of == "integer" and whole and 0 <= high - low < OPTIONS_LIMIT:
+    if kind_of == "integer" and _whole(low) and _whole(high) and 0 <= high - low < OPTIONS_LIMIT:
         options = {str(n): str(n) for n in range(low, high + 1)}
     return SurveyQuestion(key, title, "number", options)
+
+
+def _whole(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is an int (a bool is not one here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _choices(field: Mapping[str, Any], texts: Any) -> dict[str, str]:
@@ -253,7 +257,7 @@ class ReportQuery:
     def _cached(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
         if key not in self._cache:
             self._cache[key] = compute()
-        return self._cache[key]  # type: ignore[no-any-return]
+        return self._cache[key]  # type: ignore[no-any-return]  # one cache, values of any T
 
     def _counts(self) -> tuple[Aggregate[int], Aggregate[int], Aggregate[int]]:
         def compute() -> tuple[Aggregate[int], Aggregate[int], Aggregate[int]]:

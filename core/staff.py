@@ -211,7 +211,7 @@ class _Action:
         fresh = self.tx.conversation(self.row["id"])
         assert fresh is not None
         self.snapshot = snapshot(fresh)
-        return self.row["id"]
+        return int(self.row["id"])
 
 
 def _run(engine: Engine, conversation_id: int, actor: str, work: Any) -> None:
@@ -424,7 +424,7 @@ def reveal_submission(
             now=engine.clock(),
         )
         citizen = tx.citizen(found["citizen_id"]) if found["citizen_id"] else None
-    data = json.loads(found["data"])
+    data: dict[str, Any] = json.loads(found["data"])
     if found["secret_data"]:
         data.update(engine.vault.decrypt_json(found["secret_data"]))
     if citizen is not None and citizen["cpf_encrypted"]:
@@ -453,7 +453,7 @@ def expire(engine: Engine, *, limit: int = 500) -> list[int]:
         )
     closed = []
     for conversation_id in candidates:
-        done = []
+        done: list[int] = []
 
         def work(action: _Action, done: list[int] = done) -> None:
             row = action.row

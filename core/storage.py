@@ -16,7 +16,7 @@ import zoneinfo
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 import sqlalchemy as sa
@@ -28,19 +28,37 @@ from civic.values import Choice, Delivery, Reply
 
 log = logging.getLogger(__name__)
 
-conversation_t = tables.Conversation.__table__
-message_t = tables.Message.__table__
-citizen_t = tables.Citizen.__table__
-submission_t = tables.Submission.__table__
-counter_t = tables.ProtocolCounter.__table__
-rating_t = tables.Rating.__table__
-setting_t = tables.Setting.__table__
-outbox_t = tables.Outbox.__table__
-event_t = tables.Event.__table__
-agent_t = tables.Agent.__table__
-audit_t = tables.Audit.__table__
-inbox_t = tables.Inbox.__table__
-early_status_t = tables.EarlyStatus.__table__
+#: A stored row as civic reads it, by column name: a :class:`RowMapping` from a query
+#: (whose keys may also be column objects, so it is no ``Mapping[str, Any]``) or a dict.
+Row: TypeAlias = RowMapping | Mapping[str, Any]
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    """The Core table of one of :mod:`civic.tables`' classes."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel, undeclared
+    return table
+
+
+def _inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the one row an INSERT statement added."""
+    key = result.inserted_primary_key
+    assert key is not None  # SQLAlchemy has one for every single-row INSERT
+    return int(key[0])
+
+
+conversation_t = _table(tables.Conversation)
+message_t = _table(tables.Message)
+citizen_t = _table(tables.Citizen)
+submission_t = _table(tables.Submission)
+counter_t = _table(tables.ProtocolCounter)
+rating_t = _table(tables.Rating)
+setting_t = _table(tables.Setting)
+outbox_t = _table(tables.Outbox)
+event_t = _table(tables.Event)
+agent_t = _table(tables.Agent)
+audit_t = _table(tables.Audit)
+inbox_t = _table(tables.Inbox)
+early_status_t = _table(tables.EarlyStatus)
 
 #: Delivery statuses in the order they happen; a status never moves backwards.
 OUTBOX_ORDER = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
@@ -81,7 +99,7 @@ class DuplicateProtocol(Conflict):
     stored; the transaction goes on without the refused submission."""
 
 
-agent_session_t = tables.AgentSession.__table__
+agent_session_t = _table(tables.AgentSession)
 
 
 @attrs.frozen
@@ -110,7 +128,7 @@ class SessionRecord:
     last_seen_at: dt.datetime
 
 
-def _agent_record(row: Mapping[str, Any]) -> AgentRecord:
+def _agent_record(row: Row) -> AgentRecord:
     try:
         departments = json.loads(row["departments"] or "[]")
     except ValueError:
@@ -318,7 +336,7 @@ class Transaction:
                 "created_at": created_at,
             },
         )
-        return int(result.inserted_primary_key[0])
+        return _inserted_id(result)
 
     def messages(self, conversation_id: int) -> list[RowMapping]:
         return list(
@@ -393,7 +411,7 @@ class Transaction:
                 "updated_at": now,
             },
         )
-        return int(result.inserted_primary_key[0])
+        return _inserted_id(result)
 
     def update_conversation(self, conversation_id: int, **values: Any) -> None:
         if "context" in values and not isinstance(values["context"], str):
@@ -452,7 +470,7 @@ class Transaction:
                 cpf_encrypted=cpf_encrypted,
                 now=now,
             )
-        return int(result.inserted_primary_key[0]), None
+        return _inserted_id(result), None
 
     def citizen(self, citizen_id: int) -> RowMapping | None:
         return (
@@ -524,7 +542,7 @@ class Transaction:
             if taken is None:
                 raise
             raise DuplicateProtocol(f"protocol {protocol!r} is already stored") from exc
-        return int(result.inserted_primary_key[0])
+        return _inserted_id(result)
 
     def submission(self, protocol: str) -> RowMapping | None:
         """The submission of ``protocol``, as typed: case and separators do not matter."""
@@ -586,7 +604,7 @@ class Transaction:
                 created_at=now,
             )
         )
-        return int(result.inserted_primary_key[0])
+        return _inserted_id(result)
 
     def update_rating(
         self,
@@ -655,7 +673,7 @@ class Transaction:
                 "updated_at": now,
             },
         )
-        return int(result.inserted_primary_key[0])
+        return _inserted_id(result)
 
     def outbox_for(self, in_reply_to: int) -> list[Delivery]:
         """The messages stored in answer to one inbound message, in order."""
@@ -742,7 +760,7 @@ class Transaction:
                 result = self.conn.execute(
                     agent_t.insert().values(name=name, departments="[]", created_at=now)
                 )
-            return int(result.inserted_primary_key[0])
+            return _inserted_id(result)
         except sa.exc.IntegrityError:  # another worker recorded them first
             return int(
                 self.conn.execute(
@@ -816,7 +834,7 @@ class Transaction:
                 )
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"an attendant called {name!r} exists already") from exc
-        return int(result.inserted_primary_key[0])
+        return _inserted_id(result)
 
     def open_agent_account(
         self,
@@ -1146,7 +1164,7 @@ class Transaction:
         }
         if canned_id is None:
             result = self.conn.execute(canned_t.insert().values(**values))
-            return int(result.inserted_primary_key[0])
+            return _inserted_id(result)
         changed = self.conn.execute(
             canned_t.update().where(canned_t.c.id == canned_id).values(**values)
         ).rowcount
@@ -1191,7 +1209,7 @@ class Transaction:
                 channel=channel, body=body, status="received", attempts=0, received_at=now
             )
         )
-        return int(result.inserted_primary_key[0])
+        return _inserted_id(result)
 
     def mark_inbox(
         self, inbox_id: int, status: str, now: dt.datetime, error: str | None = None
@@ -1354,7 +1372,7 @@ class Transaction:
 # -- helpers --------------------------------------------------------------------------
 
 
-def _delivery(row: Mapping[str, Any]) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     payload = json.loads(row["payload"])
     scale = payload.get("scale")
     reply = Reply(
@@ -1687,8 +1705,10 @@ def report_answer_counts(
         return []
     dialect = tx.conn.dialect.name
     if dialect == "sqlite":
-        each = sa.func.json_each(rating_t.c.answers).table_valued("key", "value", "type")
-        text = sa.case(
+        each: sa.FromClause = sa.func.json_each(rating_t.c.answers).table_valued(
+            "key", "value", "type"
+        )
+        text: sa.ColumnElement[Any] = sa.case(
             (each.c.type == "true", "true"),
             (each.c.type == "false", "false"),
             else_=sa.cast(each.c.value, sa.Text),
@@ -1749,8 +1769,8 @@ def report_submission_counts(
 # PostgreSQL (translate) and SQLite (whose lower() knows ASCII only, and whose parser
 # refuses 48 nested replace() calls: a Python function registered on the connection).
 
-protocol_event_t = tables.ProtocolEvent.__table__
-canned_t = tables.CannedResponse.__table__
+protocol_event_t = _table(tables.ProtocolEvent)
+canned_t = _table(tables.CannedResponse)
 _PROTOCOL_SUMMARY = (
     "protocol", "department", "form", "status", "created_at", "updated_at",
     "citizen_name", "conversation_id",

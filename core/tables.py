@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.engine.interfaces import ExecutionContext
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlmodel import Field, SQLModel
 
 from civic import protocol_numbers
@@ -33,14 +33,16 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:  # SQLite keeps no offset; we only ever store UTC
@@ -143,9 +145,11 @@ class Message(SQLModel, table=True):
     created_at: dt.datetime = utc_field()
 
 
-def _protocol_key(context: ExecutionContext) -> str:
+def _protocol_key(context: DefaultExecutionContext) -> str:
     """The key of the protocol being inserted (the column's default)."""
-    return protocol_numbers.key(context.get_current_parameters()["protocol"])
+    # SQLAlchemy leaves get_current_parameters unannotated.
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return protocol_numbers.key(parameters["protocol"])
 
 
 class Submission(SQLModel, table=True):

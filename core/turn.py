@@ -51,7 +51,7 @@ from civic.words import (
 
 if TYPE_CHECKING:
     from civic.engine import Engine
-    from civic.storage import Transaction
+    from civic.storage import Row, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class Turn:
         self,
         engine: Engine,
         tx: Transaction,
-        row: Mapping[str, Any],
+        row: Row,
         reading: Reading,
         now: dt.datetime,
     ) -> None:
@@ -1188,7 +1188,9 @@ class Turn:
         # Submitted, or the citizen stopped: keep what was answered and move on.
         answers = step.data or step.progress.get("answers", {})
         # A survey keeps no document number.
-        kept, _secret = split_secrets(dict(answers), self.engine.survey_form.schema)
+        runner = self.engine.survey_form
+        assert runner is not None  # a survey step comes from it
+        kept, _secret = split_secrets(dict(answers), runner.schema)
         self.tx.update_rating(self.row["id"], answers={**kept, "declined": False})
         progress.progress = {}
         progress.step = "comment"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 
@@ -55,7 +55,7 @@ def _shown(value: object) -> str:
     return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
-def _fail(instance: object, attribute: attrs.Attribute[Any], problem: str) -> None:
+def _fail(instance: object, attribute: attrs.Attribute[Any], problem: str) -> NoReturn:
     raise ContractError(type(instance).__name__, _name(instance), attribute.name, problem)
 
 
@@ -63,6 +63,20 @@ def _as_tuple(value: tuple[T, ...] | list[T]) -> tuple[T, ...]:
     """A list given where a tuple is expected, as a tuple; anything else unchanged (the
     validator then says what is wrong with it)."""
     return tuple(value) if isinstance(value, list) else value
+
+
+# One named converter per element type: mypy's attrs plugin types ``__init__`` from a
+# converter's argument, and cannot solve a generic one's ``T``.
+def _as_words(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return _as_tuple(value)
+
+
+def _as_topics(value: tuple[Topic, ...] | list[Topic]) -> tuple[Topic, ...]:
+    return _as_tuple(value)
+
+
+def _as_choices(value: tuple[Choice, ...] | list[Choice]) -> tuple[Choice, ...]:
+    return _as_tuple(value)
 
 
 def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -97,7 +111,7 @@ def _words(instance: object, attribute: attrs.Attribute[Any], value: object) -> 
         )
     if not isinstance(value, tuple):
         _fail(instance, attribute, f"must be a tuple of words, not {_shown(value)}")
-    for word in value:  # type: ignore[union-attr]
+    for word in value:
         if not isinstance(word, str) or not word.strip():
             _fail(instance, attribute, f"must hold non-empty str only, not {_shown(word)}")
 
@@ -117,7 +131,7 @@ def _tuple_of(kind: type, example: str) -> Callable[[object, attrs.Attribute[Any
             )
         if not isinstance(value, tuple):
             _fail(instance, attribute, f"must be a tuple of {kind.__name__}, not {_shown(value)}")
-        for item in value:  # type: ignore[union-attr]
+        for item in value:
             if not isinstance(item, kind):
                 _fail(instance, attribute, f"must hold {kind.__name__} only, not {_shown(item)}")
 
@@ -183,7 +197,7 @@ class Topic:
     """
 
     title: str = attrs.field(validator=_non_empty_text)
-    keywords: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_words)
+    keywords: tuple[str, ...] = attrs.field(default=(), converter=_as_words, validator=_words)
     answer: str | None = attrs.field(default=None, validator=_optional_text)
     form: str | None = attrs.field(default=None, validator=_optional_text)
     handover: bool = attrs.field(default=False, validator=_flag)
@@ -220,7 +234,7 @@ class Topic:
 def _forms(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, Mapping):
         _fail(instance, attribute, f"must map form names to JSON Schemas, not {_shown(value)}")
-    for name, schema in value.items():  # type: ignore[union-attr]
+    for name, schema in value.items():
         if not isinstance(name, str) or not name:
             _fail(instance, attribute, f"names must be non-empty str, not {_shown(name)}")
         if not isinstance(schema, Mapping):
@@ -231,7 +245,7 @@ def _forms(instance: object, attribute: attrs.Attribute[Any], value: object) -> 
 def _form_warnings(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, Mapping):
         _fail(instance, attribute, f"must map form names to {{field: warn}}, not {_shown(value)}")
-    for form, fields in value.items():  # type: ignore[union-attr]
+    for form, fields in value.items():
         if not isinstance(fields, Mapping):
             _fail(instance, attribute, f"[{form!r}] must map field names to functions, not "
                   f"{_shown(fields)}")  # fmt: skip
@@ -258,7 +272,7 @@ def _deadline(instance: object, attribute: attrs.Attribute[Any], value: object) 
     if value is None:
         return
     _whole_number(instance, attribute, value)
-    if value < 1:  # type: ignore[operator]
+    if isinstance(value, int) and value < 1:  # an int: _whole_number let it through
         _fail(instance, attribute, f"must be at least 1 day (or None), not {value!r}")
 
 
@@ -313,16 +327,17 @@ class Department:
     )
     name: str = attrs.field(validator=_non_empty_text)
     description: str = attrs.field(default="", validator=_text)
-    keywords: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_words)
+    keywords: tuple[str, ...] = attrs.field(default=(), converter=_as_words, validator=_words)
     greeting: str = attrs.field(default="", validator=_text)
     topics: tuple[Topic, ...] = attrs.field(
-        default=(), converter=_as_tuple, validator=_tuple_of(Topic, "Topic(...)")
+        default=(), converter=_as_topics, validator=_tuple_of(Topic, "Topic(...)")
     )
     forms: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, validator=_forms)
     protocol_prefix: str = attrs.field(default="", validator=_prefix)
     order: int = attrs.field(default=100, validator=_whole_number)
-    form_warnings: Mapping[str, Mapping[str, Callable[[Any, Mapping[str, Any]], str | None]]] = (
-        attrs.field(factory=dict, validator=_form_warnings)
+    # ``warn(value, answers)``, optionally with ``today`` and ``texts``: see the docstring.
+    form_warnings: Mapping[str, Mapping[str, Callable[..., str | None]]] = attrs.field(
+        factory=dict, validator=_form_warnings
     )
     identification: bool = attrs.field(default=True, validator=_flag)
     deadline_days: int | None = attrs.field(default=None, validator=_deadline)
@@ -403,7 +418,7 @@ class Answer:
 
     text: str = attrs.field(validator=_text)
     choices: tuple[Choice, ...] = attrs.field(
-        default=(), converter=_as_tuple, validator=_tuple_of(Choice, "Choice(...)")
+        default=(), converter=_as_choices, validator=_tuple_of(Choice, "Choice(...)")
     )
     done: bool = attrs.field(default=False, validator=_flag)
 

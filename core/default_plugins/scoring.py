@@ -60,7 +60,8 @@ def score_percent(counts: ScoreCounts) -> float | None:
     if not counts.rated:
         return None
     total = sum(
-        Fraction(score * n, scale_max) for (_, scale_max, score), n in counts.counts.items()
+        (Fraction(score * n, scale_max) for (_, scale_max, score), n in counts.counts.items()),
+        Fraction(0),
     )
     return rounded(total * 100 / counts.rated, 1)
 

@@ -185,7 +185,7 @@ def _route(
         citizen_name=None,
         opened_at=dt.datetime.now(dt.UTC),
     )
-    found = manager.hook.route_message(
+    found: str | list[str] | tuple[str, ...] | None = manager.hook.route_message(
         text=text, departments=list(departments), conversation=conversation, message=read(text)
     )
     if isinstance(found, list | tuple):
@@ -444,8 +444,9 @@ class ConversationMachine(RuleBasedStateMachine):
                 rows = [tx.conversation(cid) for cid in citizen.conversations]
                 legal = {state.value for state in State}
                 assert all(row is not None and row["state"] in legal for row in rows)
-                assert all((r["state"] == "closed") == (r["closed_at"] is not None) for r in rows)
-                assert sum(r["closed_at"] is None for r in rows) <= 1, "two open conversations"
+                stored = [row for row in rows if row is not None]
+                assert all((r["state"] == "closed") == (r["closed_at"] is not None) for r in stored)
+                assert sum(r["closed_at"] is None for r in stored) <= 1, "two open conversations"
 
 
 def _inbound(citizen: Citizen, text: str, message_id: str) -> Any:
@@ -523,10 +524,10 @@ def subject_of(suite: type[DepartmentConformance]) -> Iterator[_Subject]:
         pytest.fail(f'{suite.__name__}: set `department = "<slug>"`')
     registration = registration_of(suite)
     if registration is None:
-        installed = ", ".join(sorted(installed_departments())) or "none"
+        known = ", ".join(sorted(installed_departments())) or "none"
         where = "its `plugin`" if suite.plugin is not None else "no installed plugin"
         pytest.fail(
-            f"{where} registers department {suite.department!r} (installed: {installed}); "
+            f"{where} registers department {suite.department!r} (installed: {known}); "
             "is the package installed (pip install -e .) with a `civic` entry point?"
         )
     installed: bool | Sequence[str] = True if suite.plugins is None else list(suite.plugins)

@@ -712,7 +712,9 @@ def _options(prop: Mapping[str, Any], texts: Texts) -> list[tuple[Any, str]]:
 
 def _type(prop: Mapping[str, Any]) -> str | None:
     kind = prop.get("type")
-    return kind[0] if isinstance(kind, list) and kind else kind
+    if isinstance(kind, list):  # JSON Schema allows a list; a civic form names one type
+        kind = kind[0] if kind else None
+    return kind if isinstance(kind, str) else None
 
 
 def _is_free_text(prop: Mapping[str, Any], texts: Texts) -> bool:
@@ -722,7 +724,7 @@ def _is_free_text(prop: Mapping[str, Any], texts: Texts) -> bool:
 def _generatable(prop: Mapping[str, Any]) -> dict[str, Any]:
     """A field's schema for hypothesis-jsonschema: free text as words, numbers bounded
     (a citizen does not type 10^300)."""
-    copied = json.loads(json.dumps(prop))
+    copied: dict[str, Any] = json.loads(json.dumps(prop))
     copied.pop("title", None)
     copied.pop("description", None)
     kind = _type(copied)
@@ -753,9 +755,14 @@ def _field_values(
     key = (json.dumps(prop, sort_keys=True), until.isoformat() if until else None, id(runner.texts))
     if not extra and key in _FIELD_STRATEGIES:
         return _FIELD_STRATEGIES[key]
+    strategy: st.SearchStrategy[Any]
     if fmt in formats.FORMATS and not any(word in prop for word in _STRING_CONSTRAINTS):
         strategy = format_values(fmt, until=until)
-    elif fmt in extra and not any(word in prop for word in _STRING_CONSTRAINTS):
+    elif (
+        isinstance(fmt, str)
+        and fmt in extra
+        and not any(word in prop for word in _STRING_CONSTRAINTS)
+    ):
         strategy = extra[fmt]
     else:
         from hypothesis_jsonschema import from_schema
