@@ -34,6 +34,7 @@ from civic import (
     cli_agents,
     cli_conversations,
     cli_keys,
+    cli_new_plugin,
     cli_plugins,
     cli_report,
     cli_serve,
@@ -296,6 +297,7 @@ cli_conversations.register(app)
 cli_serve.register(app)
 cli_agents.register(app)
 cli_texts.register(app)
+cli_new_plugin.register(app)
 
 
 # -- entry point --------------------------------------------------------------------
