@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import time
 from collections.abc import Callable
 
@@ -142,3 +143,9 @@ def run(*, rounds: int, size: int) -> tuple[list[Row], list[str]]:
             )
         )
     return rows, []
+
+
+if __name__ == "__main__":  # the command this file had: run.py --only reading
+    import run
+
+    sys.exit(run.main(["--only", "reading", *sys.argv[1:]]))

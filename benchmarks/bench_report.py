@@ -247,3 +247,9 @@ def run(
             f" command {command}, build_report {sql}, naive {naive}"
         )
     return found, notes
+
+
+if __name__ == "__main__":  # the command this file had: run.py --only report
+    import run
+
+    sys.exit(run.main(["--only", "report", *sys.argv[1:]]))

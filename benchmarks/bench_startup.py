@@ -121,3 +121,10 @@ def run(*, runs: int, budget: float, baseline: str | None = None) -> tuple[list[
         f" heaviest: {heaviest}); heavy packages imported: {loaded}."
     ]
     return rows, notes
+
+
+if __name__ == "__main__":  # the command this file had: run.py --only startup
+    import run
+
+    given = ["--startup-baseline" if a == "--baseline" else a for a in sys.argv[1:]]
+    sys.exit(run.main(["--only", "startup", *given]))
