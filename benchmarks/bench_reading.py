@@ -1,27 +1,29 @@
 """Benchmark reading a message: civic.reading.read against the old cpf.redact.
 
-    python benchmarks/bench_reading.py [--rounds N] [--size BYTES]
+    python benchmarks/run.py --only reading
 
 Reads a realistic mix of citizen messages (greetings, menu numbers, name and CPF, form
 answers with dates, phones and CEPs, a long complaint) N times, then adversarial lines of
-``--size`` characters (eleven-digit numbers separated by spaces; digits, dots and spaces
-at random), and prints messages per second. The baseline, measured in the same run on
-the same messages, is the ``cpf.redact`` civic used before ``read`` (kept below as it
-was): it searched windows of every run of digits and rescanned the run for each CPF, so
-its time grew with the square of a run's length, while ``read`` is linear and keeps at
-most ``STORE_LIMIT`` characters. ``read`` does more than redact (normalise, fold, words,
-numbers, CPF problems), so the mix compares a whole reading with a redaction alone.
+250,000 characters (25,000 with ``--quick``: eleven-digit numbers separated by spaces;
+digits, dots and spaces at random), and gives messages per second. The baseline,
+measured in the same run on the same messages, is the ``cpf.redact`` civic used before
+``read`` (kept below as it was): it searched windows of every run of digits and rescanned
+the run for each CPF, so its time grew with the square of a run's length, while ``read``
+is linear and keeps at most ``STORE_LIMIT`` characters. ``read`` does more than redact
+(normalise, fold, words, numbers, CPF problems), so the mix compares a whole reading
+with a redaction alone.
 """
 
 from __future__ import annotations
 
-import argparse
 import random
 import re
+import sys
 import time
 from collections.abc import Callable
 
 from stdnum.br import cpf as stdnum_cpf
+from table import Row, times
 
 from civic.reading import read
 
@@ -118,23 +120,32 @@ def adversarial(size: int) -> dict[str, str]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=2000, help="times the mix is read")
-    parser.add_argument("--size", type=int, default=250_000, help="adversarial line length")
-    args = parser.parse_args()
+def run(*, rounds: int, size: int) -> tuple[list[Row], list[str]]:
+    """The mix ``rounds`` times, then each adversarial line once; the table's rows."""
+    messages = MIX * rounds
+    cases = {f"realistic mix, {len(messages):,} messages": messages}
+    cases |= {
+        f"adversarial line, {len(line):,} chars of {label}": [line]
+        for label, line in adversarial(size).items()
+    }
+    rows = []
+    for name, lines in cases.items():
+        mine, _ = rate(read, lines)
+        theirs, _ = rate(old_redact, lines)
+        rows.append(
+            Row(
+                f"reading: {name}",
+                "messages/s",
+                mine,
+                "old cpf.redact (redaction only)",
+                theirs,
+                ratio=f"{times(mine, theirs):,.2f}× the rate",
+            )
+        )
+    return rows, []
 
-    messages = MIX * args.rounds
-    print(f"realistic mix: {len(messages)} messages")
-    for name, function in (("read", read), ("old cpf.redact", old_redact)):
-        per_second, seconds = rate(function, messages)
-        print(f"  {name:16} {per_second:12,.0f} messages/s  ({seconds:.2f} s)")
-    for label, line in adversarial(args.size).items():
-        print(f"adversarial line of {len(line):,} characters: {label}")
-        for name, function in (("read", read), ("old cpf.redact", old_redact)):
-            per_second, seconds = rate(function, [line])
-            print(f"  {name:16} {per_second:12,.2f} messages/s  ({seconds:.3f} s)")
 
+if __name__ == "__main__":  # the command this file had: run.py --only reading
+    import run
 
-if __name__ == "__main__":
-    main()
+    sys.exit(run.main(["--only", "reading", *sys.argv[1:]]))

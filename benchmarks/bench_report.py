@@ -1,48 +1,57 @@
 """Benchmark ``civic report``: SQL aggregates against loading every rating into Python.
 
-    python benchmarks/bench_report.py [--rows N] [--database-url URL]
+    python benchmarks/run.py --only report [--rows N] [--database-url URL]
 
-Generates N conversations with N ratings (default 1,000,000; a tenth of them declined,
-a tenth of the citizens anonymous), then times the report exactly as ``civic report``
-computes it (:func:`civic.report.build_report`) and a naive baseline that loads every
-conversation and rating row and computes the same figures in Python. Peak memory of
-each is measured in a second run under ``tracemalloc`` (which slows Python down, so it
-is not timed); tracemalloc sees Python's allocations only, not the database's own memory
-(SQLite's sorter, PostgreSQL's server). Runs on SQLite, and on PostgreSQL when ``--database-url`` or
-``CIVIC_BENCH_POSTGRES_URL`` is given; there it works in a schema of its own
-(``civic_bench``), dropped at the end.
+Generates N conversations with N ratings (1,000,000 by default, 20,000 with
+``--quick``; a tenth of them declined, a tenth of the citizens anonymous) in a fresh
+database, then times, in the same run:
+
+- the whole ``civic report`` command, as a user runs it: a new process
+  (``python -m civic report --database-url URL --format json``, so its figures can be
+  checked), which starts Python, loads the plugins, opens the database, computes every
+  indicator and renders the report; the start-up alone is the ``startup`` benchmark's;
+- :func:`civic.report.build_report` in this process, with every installed plugin's
+  indicators, as the command calls it: the database's share of the command;
+- the baseline: every conversation and rating row loaded into Python, and the same
+  figures (mean, contacts, NPS, median durations) computed there.
+
+Peak memory of ``build_report`` and of the baseline is measured in a second run under
+``tracemalloc`` (which slows Python down, so it is not timed); it sees Python's
+allocations only, not the database's own memory (SQLite's sorter, PostgreSQL's server).
+The mean, the contacts and the NPS of all three must agree, or a warning is printed.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
+import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pluggy
-import sqlalchemy as sa
+from databases import fresh
+from table import Row, faster, times
 
-from civic import hookspecs
 from civic import storage as db
-from civic.default_plugins import scoring
 from civic.report import ReportScope, build_report
+from civic.testing import build_manager
 
 BATCH = 20_000
-SCHEMA = "civic_bench"
 START = dt.datetime(2021, 1, 1, tzinfo=dt.UTC)
 
 
-def generate(storage: db.Storage, rows: int, *, seed: int = 2021) -> None:
-    """Insert ``rows`` conversations and ratings (and citizens) in batches."""
+def generate(storage: db.Storage, rows: int, *, deadline: float, seed: int = 2021) -> int:
+    """Insert ``rows`` conversations and ratings (and citizens) in batches, or as many
+    as fit before ``deadline`` (a ``time.perf_counter`` value); return how many."""
     rng = random.Random(seed)
     departments = ["cac", "procon", "jsm", "saude", "obras"]
     agents = [None, None, "ana", "bruno", "carla"]
@@ -66,7 +75,10 @@ def generate(storage: db.Storage, rows: int, *, seed: int = 2021) -> None:
                     for n in range(first, min(first + BATCH, citizens + 1))
                 ],
             )
+    done = 0
     for first in range(1, rows + 1, BATCH):
+        if time.perf_counter() > deadline:
+            break
         ids = range(first, min(first + BATCH, rows + 1))
         conversations, ratings = [], []
         for n in ids:
@@ -107,14 +119,36 @@ def generate(storage: db.Storage, rows: int, *, seed: int = 2021) -> None:
             db.insert_rows(tx, "rating", ratings)
         done = ids[-1]
         rate = done / (time.perf_counter() - started)
-        print(f"\r  inserted {done:,}/{rows:,} ({rate:,.0f} rows/s)", end="", flush=True)
-    print()
+        print(
+            f"\r  report: inserted {done:,}/{rows:,} ({rate:,.0f} rows/s)", end="", file=sys.stderr
+        )
+    print(file=sys.stderr)
+    return done
 
 
 def sql_report(storage: db.Storage, manager: pluggy.PluginManager) -> dict[str, Any]:
     """The figures as ``civic report`` computes them (in the database)."""
     total = build_report(storage, ReportScope(), manager=manager).total
     return {"mean": total.mean_score, "contacts": total.contacts, "nps": total.nps}
+
+
+def command_report(url: str) -> tuple[float, dict[str, Any]]:
+    """Seconds of the whole ``civic report`` command in a new process, and its figures."""
+    with tempfile.TemporaryDirectory(prefix="civic-bench-home-") as home:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
+        environ["CIVIC_HOME"] = home  # nothing of the user's instance is read
+        command = [sys.executable, "-m", "civic", "report", "--database-url", url]
+        started = time.perf_counter()
+        done = subprocess.run(
+            [*command, "--format", "json"], capture_output=True, text=True, env=environ, check=True
+        )
+        seconds = time.perf_counter() - started
+    total = json.loads(done.stdout)["total"]
+    return seconds, {
+        "mean": total["mean_score"],
+        "contacts": total["contacts"],
+        "nps": total["nps"],
+    }
 
 
 def naive_report(storage: db.Storage) -> dict[str, Any]:
@@ -153,59 +187,69 @@ def measure(function: Callable[[], dict[str, Any]]) -> tuple[float, float, dict[
     return seconds, peak / 2**20, result
 
 
-def bench(name: str, url: str, rows: int) -> None:
-    print(f"== {name}: {db._safe_url(url)}")
-    storage = db.Storage(url)
-    storage.migrate()
-    started = time.perf_counter()
-    generate(storage, rows)
-    print(f"  generated in {time.perf_counter() - started:.1f}s")
-    manager = pluggy.PluginManager("civic")
-    manager.add_hookspecs(hookspecs)
-    manager.register(scoring, name="scoring")
-    sql_s, sql_mib, sql = measure(lambda: sql_report(storage, manager))
-    naive_s, naive_mib, naive = measure(lambda: naive_report(storage))
-    storage.close()
-    print(f"  civic report (SQL): {sql_s:8.2f}s  peak {sql_mib:9.2f} MiB  {sql}")
-    print(f"  naive (Python):     {naive_s:8.2f}s  peak {naive_mib:9.2f} MiB  {naive}")
-    print(
-        f"  SQL is {naive_s / sql_s:.1f}x faster; Python peak memory "
-        f"{naive_mib / max(sql_mib, 0.01):.0f}x lower (tracemalloc: Python allocations only)"
-    )
-    if sql != naive:
-        print("  WARNING: the two computations disagree")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="ratings to generate")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("CIVIC_BENCH_POSTGRES_URL"),
-        help="a PostgreSQL URL to benchmark too (default: $CIVIC_BENCH_POSTGRES_URL)",
-    )
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        bench("SQLite", f"sqlite:///{Path(folder) / 'bench.db'}", args.rows)
-    if not args.database_url:
-        print("== PostgreSQL: skipped (give --database-url or set CIVIC_BENCH_POSTGRES_URL)")
-        return
-    admin = sa.create_engine(args.database_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
-    separator = "&" if "?" in args.database_url else "?"
-    try:
-        bench(
-            "PostgreSQL",
-            f"{args.database_url}{separator}options=-csearch_path%3D{SCHEMA}",
-            args.rows,
+def run(
+    *, rows: int, budget: float, database_url: str | None = None
+) -> tuple[list[Row], list[str]]:
+    """Generate the ratings, time the three ways; the table's rows and notes."""
+    where = "PostgreSQL" if database_url else "SQLite"
+    with fresh("report", database_url) as url:
+        storage = db.Storage(url)
+        try:
+            started = time.perf_counter()
+            made = generate(storage, rows, deadline=started + budget / 2)
+            generated = time.perf_counter() - started
+            command_s, command = command_report(url)
+            manager = build_manager(installed=True)
+            sql_s, sql_mib, sql = measure(lambda: sql_report(storage, manager))
+            naive_s, naive_mib, naive = measure(lambda: naive_report(storage))
+        finally:
+            storage.close()
+    bench = f"report, {where}, {made:,} ratings"
+    baseline = "naive: every row into Python"
+    found = [
+        Row(
+            bench,
+            "`civic report` command, whole (s)",
+            command_s,
+            baseline,
+            naive_s,
+            ratio=faster(command_s, naive_s),
+            unit="s",
+        ),
+        Row(
+            bench,
+            "build_report in-process (s)",
+            sql_s,
+            baseline,
+            naive_s,
+            ratio=faster(sql_s, naive_s),
+            unit="s",
+        ),
+        Row(
+            bench,
+            "Python peak memory (MiB)",
+            sql_mib,
+            baseline,
+            naive_mib,
+            ratio=f"{times(naive_mib, max(sql_mib, 0.01)):,.0f}× less",
+            unit="MiB",
+        ),
+    ]
+    notes = [
+        f"report, {where}: {made:,} conversations and ratings generated in {generated:.1f} s;"
+        f" figures {sql} (mean, contacts, NPS)."
+    ]
+    if made < rows:
+        notes.append(f"report, {where}: the time budget allowed {made:,} of {rows:,} ratings.")
+    if not command == sql == naive:
+        notes.append(
+            f"WARNING report, {where}: the computations disagree:"
+            f" command {command}, build_report {sql}, naive {naive}"
         )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        admin.dispose()
+    return found, notes
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # the command this file had: run.py --only report
+    import run
+
+    sys.exit(run.main(["--only", "report", *sys.argv[1:]]))
