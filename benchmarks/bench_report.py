@@ -15,8 +15,10 @@ database, then times, in the same run:
 - the baseline: every conversation and rating row loaded into Python, and the same
   figures (mean, contacts, NPS, median durations) computed there.
 
-Peak memory of ``build_report`` and of the baseline is measured in a second run under
-``tracemalloc`` (which slows Python down, so it is not timed); it sees Python's
+Each time is the median of three rounds (one with ``--quick``), the three ways taking
+turns so that a busy machine slows them alike. Peak memory of ``build_report`` and of
+the baseline is measured in one more run each, under ``tracemalloc`` (which slows Python
+down, so it is not timed); it sees Python's
 allocations only, not the database's own memory (SQLite's sorter, PostgreSQL's server).
 The mean, the contacts and the NPS of all three must agree, or a warning is printed.
 """
@@ -132,23 +134,17 @@ def sql_report(storage: db.Storage, manager: pluggy.PluginManager) -> dict[str, 
     return {"mean": total.mean_score, "contacts": total.contacts, "nps": total.nps}
 
 
-def command_report(url: str) -> tuple[float, dict[str, Any]]:
-    """Seconds of the whole ``civic report`` command in a new process, and its figures."""
+def command_report(url: str) -> dict[str, Any]:
+    """The figures of the whole ``civic report`` command, run in a new process."""
     with tempfile.TemporaryDirectory(prefix="civic-bench-home-") as home:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
         environ["CIVIC_HOME"] = home  # nothing of the user's instance is read
         command = [sys.executable, "-m", "civic", "report", "--database-url", url]
-        started = time.perf_counter()
         done = subprocess.run(
             [*command, "--format", "json"], capture_output=True, text=True, env=environ, check=True
         )
-        seconds = time.perf_counter() - started
     total = json.loads(done.stdout)["total"]
-    return seconds, {
-        "mean": total["mean_score"],
-        "contacts": total["contacts"],
-        "nps": total["nps"],
-    }
+    return {"mean": total["mean_score"], "contacts": total["contacts"], "nps": total["nps"]}
 
 
 def naive_report(storage: db.Storage) -> dict[str, Any]:
@@ -175,22 +171,43 @@ def naive_report(storage: db.Storage) -> dict[str, Any]:
     }
 
 
-def measure(function: Callable[[], dict[str, Any]]) -> tuple[float, float, dict[str, Any]]:
-    """Seconds of one run, peak MiB of a second run under tracemalloc, and the result."""
+def seconds(function: Callable[[], dict[str, Any]]) -> tuple[float, dict[str, Any]]:
+    """Seconds of one run of ``function``, and its result."""
     started = time.perf_counter()
     result = function()
-    seconds = time.perf_counter() - started
+    return time.perf_counter() - started, result
+
+
+def peak_mib(function: Callable[[], object]) -> float:
+    """Peak MiB of Python allocations during one run under tracemalloc."""
     tracemalloc.start()
-    function()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return seconds, peak / 2**20, result
+    try:
+        function()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20
+
+
+def timed(
+    ways: dict[str, Callable[[], dict[str, Any]]], repeats: int
+) -> dict[str, tuple[float, dict[str, Any]]]:
+    """The median seconds of each way over ``repeats`` rounds, the ways alternating (so
+    a busy machine slows them alike), and each way's result."""
+    found: dict[str, list[float]] = {name: [] for name in ways}
+    results: dict[str, dict[str, Any]] = {}
+    for _ in range(repeats):
+        for name, way in ways.items():
+            spent, results[name] = seconds(way)
+            found[name].append(spent)
+    return {name: (statistics.median(found[name]), results[name]) for name in ways}
 
 
 def run(
-    *, rows: int, budget: float, database_url: str | None = None
+    *, rows: int, budget: float, repeats: int = 3, database_url: str | None = None
 ) -> tuple[list[Row], list[str]]:
-    """Generate the ratings, time the three ways; the table's rows and notes."""
+    """Generate the ratings, time the three ways (the median of ``repeats`` alternating
+    rounds), measure the peak memory of two; the table's rows and notes."""
     where = "PostgreSQL" if database_url else "SQLite"
     with fresh("report", database_url) as url:
         storage = db.Storage(url)
@@ -198,12 +215,20 @@ def run(
             started = time.perf_counter()
             made = generate(storage, rows, deadline=started + budget / 2)
             generated = time.perf_counter() - started
-            command_s, command = command_report(url)
             manager = build_manager(installed=True)
-            sql_s, sql_mib, sql = measure(lambda: sql_report(storage, manager))
-            naive_s, naive_mib, naive = measure(lambda: naive_report(storage))
+            found = timed(
+                {
+                    "command": lambda: command_report(url),
+                    "sql": lambda: sql_report(storage, manager),
+                    "naive": lambda: naive_report(storage),
+                },
+                repeats,
+            )
+            sql_mib = peak_mib(lambda: sql_report(storage, manager))
+            naive_mib = peak_mib(lambda: naive_report(storage))
         finally:
             storage.close()
+    (command_s, command), (sql_s, sql), (naive_s, naive) = found.values()
     bench = f"report, {where}, {made:,} ratings"
     baseline = "naive: every row into Python"
     found = [
@@ -235,9 +260,10 @@ def run(
             unit="MiB",
         ),
     ]
+    rounds = f"medians of {repeats} alternating rounds" if repeats > 1 else "one run each"
     notes = [
         f"report, {where}: {made:,} conversations and ratings generated in {generated:.1f} s;"
-        f" figures {sql} (mean, contacts, NPS)."
+        f" times are {rounds}; figures {sql} (mean, contacts, NPS)."
     ]
     if made < rows:
         notes.append(f"report, {where}: the time budget allowed {made:,} of {rows:,} ratings.")

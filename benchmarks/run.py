@@ -52,14 +52,15 @@ class Sizes:
     engine_budget: float
     rows: int
     report_budget: float
+    repeats: int
     runs: int
     startup_budget: float
     rounds: int
     line: int
 
 
-FULL = Sizes(20_000, 600, 1_000_000, 300, 20, 60, 2_000, 250_000)
-QUICK = Sizes(1_500, 15, 20_000, 15, 5, 6, 100, 25_000)
+FULL = Sizes(20_000, 600, 1_000_000, 400, 3, 20, 60, 2_000, 250_000)
+QUICK = Sizes(1_500, 15, 20_000, 15, 1, 5, 6, 100, 25_000)
 
 Result = tuple[list[Row], list[str]]
 
@@ -120,7 +121,13 @@ def plan(options: argparse.Namespace) -> dict[str, list[tuple[str, Callable[[], 
         "report": [
             (
                 f"report, {where(url)}",
-                functools.partial(report, rows=rows, budget=sizes.report_budget, database_url=url),
+                functools.partial(
+                    report,
+                    rows=rows,
+                    budget=sizes.report_budget,
+                    repeats=sizes.repeats,
+                    database_url=url,
+                ),
             )
             for url in urls
         ],

@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "benchmarks" / "run.py"
 #: A few whole conversations of the mix, and the first messages of some more.
 ENGINE = ["--quick", "--only", "engine", "--messages", "150"]
+#: The other benchmarks, tiny.
+EVERY_OTHER = ["--only", "report", "--only", "startup", "--only", "reading"]
+EVERY_OTHER += ["--rows", "2000", "--runs", "1"]
 #: "1,234 message" in the note of what civic wrote.
 WRITTEN = re.compile(r"([\d,]+) (\w+)(?=,|\.$)")
 
@@ -43,7 +46,8 @@ def table() -> str:
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    done = run(*ENGINE, "--json")
+    """Every benchmark, tiny, as JSON."""
+    done = run(*ENGINE, *EVERY_OTHER, "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     found: dict[str, Any] = json.loads(done.stdout)
     return found
@@ -106,3 +110,33 @@ def test_json_gives_the_values_unformatted(report: dict[str, Any]) -> None:
         values = [*civic, *baseline] if isinstance(civic, list) else [civic, baseline]
         assert all(isinstance(value, float) and value > 0 for value in values), row
         assert row["cells"]["ratio"] == row["ratio"]
+
+
+def test_every_benchmark_has_its_baselines(report: dict[str, Any]) -> None:
+    baselines = {
+        (row["benchmark"].split(",")[0].split(":")[0], row["baseline_name"])
+        for row in report["rows"]
+    }
+    assert baselines == {
+        ("engine", "raw sqlite3 (floor)"),
+        ("engine", "SQLModel ORM, Session per message"),
+        ("report", "naive: every row into Python"),
+        ("startup", "python -c pass"),
+        ("startup", "Typer app, two commands, --help"),
+        ("reading", "old cpf.redact (redaction only)"),
+    }
+    figures = {row["figure"] for row in report["rows"] if row["benchmark"].startswith("report")}
+    assert figures == {
+        "`civic report` command, whole (s)",
+        "build_report in-process (s)",
+        "Python peak memory (MiB)",
+    }
+    assert all(row["ratio"] and row["ratio"] != "–" for row in report["rows"])
+
+
+def test_the_report_command_agrees_with_the_baseline(report: dict[str, Any]) -> None:
+    """The whole ``civic report`` command, ``build_report`` and the naive baseline give
+    the same mean, contacts and NPS (a warning note otherwise)."""
+    (note,) = [note for note in report["notes"] if note.startswith("report, SQLite")]
+    assert "2,000 conversations and ratings generated" in note
+    assert not [note for note in report["notes"] if "disagree" in note]
