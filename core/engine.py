@@ -160,6 +160,12 @@ class Engine:
                 if attempt == 2:
                     raise
                 continue
+            except sa.exc.DBAPIError as exc:
+                # A pooled connection the database had closed (a restart): nothing was
+                # committed, and the pool gives a new connection to the next attempt.
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+                continue
             self.notify(notices, outcome.conversation_id)
             return outcome
         raise AssertionError("unreachable")

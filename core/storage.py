@@ -20,10 +20,11 @@ from typing import Any, TypeAlias
 
 import attrs
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine import Connection, Dialect, Engine, RowMapping
 from sqlmodel import SQLModel
 
 from civic import migrations, protocol_numbers, tables
+from civic.prepared import Prepared
 from civic.values import Choice, Delivery, Reply
 
 log = logging.getLogger(__name__)
@@ -64,26 +65,122 @@ early_status_t = _table(tables.EarlyStatus)
 OUTBOX_ORDER = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
-# Statements of the per-message path, built once: executing a prepared statement with a
-# parameter dict skips SQLAlchemy's per-call construction and cache-key work.
-_MESSAGE_SEEN = sa.select(message_t.c.id).where(
-    message_t.c.channel == sa.bindparam("channel"),
-    message_t.c.channel_message_id == sa.bindparam("channel_message_id"),
-)
-_INSERT_MESSAGE = message_t.insert()
-_OPEN_CONVERSATION = (
-    sa.select(conversation_t)
-    .where(
-        conversation_t.c.channel == sa.bindparam("channel"),
-        conversation_t.c.address == sa.bindparam("address"),
-        conversation_t.c.closed_at.is_(None),
-    )
-    .with_for_update()
-)
-_CONVERSATION = sa.select(conversation_t).where(conversation_t.c.id == sa.bindparam("row_id"))
-_INSERT_CONVERSATION = conversation_t.insert()
-_INSERT_OUTBOX = outbox_t.insert()
-_UPDATE_CONVERSATION = conversation_t.update().where(conversation_t.c.id == sa.bindparam("row_id"))
+# Statements of the per-message path, compiled once per database and run on the driver's
+# cursor (civic.prepared): the path every inbound message takes stays near the driver's
+# own cost. Each is a function of the dialect so it compiles only when first used.
+def _returning_id(statement: Any, table: sa.Table, dialect: Dialect) -> Any:
+    """``statement`` that reports the new row's id: ``RETURNING id``, but on SQLite, where
+    the driver's ``lastrowid`` does it (and SQLite before 3.35 has no ``RETURNING``)."""
+    return statement if dialect.name == "sqlite" else statement.returning(table.c.id)
+
+
+_HOT: dict[str, Callable[[Dialect], tuple[Any, tuple[str, ...] | None]]] = {
+    "message_seen": lambda d: (
+        sa.select(message_t.c.id, message_t.c.conversation_id).where(
+            message_t.c.channel == sa.bindparam("channel"),
+            message_t.c.channel_message_id == sa.bindparam("channel_message_id"),
+        ),
+        None,
+    ),
+    "add_message": lambda d: (
+        _returning_id(message_t.insert(), message_t, d),
+        (
+            "conversation_id", "direction", "author", "author_name", "text", "channel",
+            "channel_message_id", "created_at",
+        ),
+    ),
+    "open_conversation": lambda d: (
+        sa.select(conversation_t)
+        .where(
+            conversation_t.c.channel == sa.bindparam("channel"),
+            conversation_t.c.address == sa.bindparam("address"),
+            conversation_t.c.closed_at.is_(None),
+        )
+        .with_for_update(),
+        None,
+    ),
+    "last_conversation": lambda d: (
+        sa.select(conversation_t)
+        .where(
+            conversation_t.c.channel == sa.bindparam("channel"),
+            conversation_t.c.address == sa.bindparam("address"),
+        )
+        .order_by(conversation_t.c.id.desc())
+        .limit(1),
+        None,
+    ),
+    "conversation": lambda d: (
+        sa.select(conversation_t).where(conversation_t.c.id == sa.bindparam("row_id")),
+        None,
+    ),
+    "create_conversation": lambda d: (
+        _returning_id(conversation_t.insert(), conversation_t, d),
+        (
+            "channel", "address", "state", "department", "pinned_department", "context",
+            "opened_at", "updated_at",
+        ),
+    ),
+    "add_outbox": lambda d: (
+        _returning_id(outbox_t.insert(), outbox_t, d),
+        (
+            "message_id", "conversation_id", "in_reply_to", "channel", "address", "author",
+            "agent", "payload", "status", "attempts", "created_at", "updated_at",
+        ),
+    ),
+    "citizen_by_hash": lambda d: (
+        sa.select(citizen_t.c.id, citizen_t.c.name, citizen_t.c.cpf_encrypted).where(
+            citizen_t.c.cpf_hash == sa.bindparam("cpf_hash")
+        ),
+        None,
+    ),
+    "add_citizen": lambda d: (
+        _returning_id(citizen_t.insert(), citizen_t, d),
+        ("name", "cpf_hash", "cpf_masked", "cpf_encrypted", "created_at", "last_seen_at"),
+    ),
+    "add_rating": lambda d: (
+        _returning_id(rating_t.insert(), rating_t, d),
+        (
+            "conversation_id", "department", "agent", "score", "scale_min", "scale_max",
+            "comment", "answers", "created_at",
+        ),
+    ),
+    "add_event": lambda d: (
+        event_t.insert(),
+        ("conversation_id", "kind", "actor", "department", "note", "created_at"),
+    ),
+}  # fmt: skip
+
+
+class _Statements:
+    """The per-message statements of one database, each compiled on first use."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.dbapi = dialect.loaded_dbapi
+        self._compiled: dict[Any, Prepared] = {}
+
+    def plain(self, sql: str) -> Prepared:
+        """A statement without parameters, such as ``SAVEPOINT civic_1``."""
+        prepared = self._compiled.get(sql)
+        if prepared is None:
+            prepared = self._compiled[sql] = Prepared(sa.text(sql), self.dialect)
+        return prepared
+
+    def __call__(self, name: str) -> Prepared:
+        prepared = self._compiled.get(name)
+        if prepared is None:
+            statement, columns = _HOT[name](self.dialect)
+            prepared = self._compiled[name] = Prepared(statement, self.dialect, columns)
+        return prepared
+
+    def update(self, table: sa.Table, columns: tuple[str, ...], by: str = "id") -> Prepared:
+        """``UPDATE table SET <columns> WHERE <by> = :row_id``, for exactly those columns."""
+        key = (table.name, columns, by)
+        prepared = self._compiled.get(key)
+        if prepared is None:
+            statement = table.update().where(table.c[by] == sa.bindparam("row_id"))
+            prepared = self._compiled[key] = Prepared(statement, self.dialect, columns)
+        return prepared
 
 
 class StorageError(RuntimeError):
@@ -196,7 +293,11 @@ class Storage:
             if database_file is not None:
                 _make_owner_only(database_file)
             _tune_sqlite(self.engine)
-        self._writer = self.engine.execution_options(civic_immediate=True)
+        # Write transactions begin and commit on the driver's connection (the statement
+        # below, then its commit()): SQLAlchemy's autobegin must not emit its own BEGIN.
+        self._writer = self.engine.execution_options(civic_driver_transaction=True)
+        self._statements = _Statements(self.engine.dialect)
+        self._begin = "BEGIN IMMEDIATE" if self.is_sqlite else None
 
     def __repr__(self) -> str:
         return f"<Storage {_safe_url(self.url)}>"
@@ -225,7 +326,7 @@ class Storage:
         if revision == migrations.HEAD and not legacy:
             return 0  # the usual start: no lock taken, Alembic not even imported
         try:
-            with self._writer.begin() as conn:
+            with self.engine.execution_options(civic_immediate=True).begin() as conn:
                 if conn.dialect.name == "postgresql":
                     conn.execute(_MIGRATION_LOCK)
                 revision, legacy = _stored_revision(conn)  # again, now that we hold the lock
@@ -268,32 +369,142 @@ class Storage:
     # -- transactions ---------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One write transaction: committed when the block ends, rolled back on error."""
-        try:
-            with self._writer.begin() as conn:
-                yield Transaction(conn)
-        except sa.exc.IntegrityError as exc:
-            raise Conflict(str(exc.orig)) from exc
+        """One write transaction: committed when the block ends, rolled back on error.
+
+        On SQLite it is ``BEGIN IMMEDIATE``: the write lock is taken at once (so two
+        workers never deadlock upgrading a read lock) and held until the commit, so the
+        caller does its slow work (reading the message) before. The connection comes from
+        the pool without a ping: a connection found dead raises a
+        :class:`~sqlalchemy.exc.DBAPIError` with ``connection_invalidated`` set, and the
+        next transaction gets a new one. A unique key taken by another worker raises
+        :class:`Conflict`.
+        """
+        with self._writer.connect() as conn:
+            tx = Transaction(conn, self._statements)
+            try:
+                if self._begin:
+                    tx._plain(self._begin)
+                try:
+                    yield tx
+                except BaseException:
+                    tx.rollback()
+                    raise
+                tx.commit()
+            except sa.exc.IntegrityError as exc:
+                raise Conflict(str(exc.orig)) from exc
+            finally:
+                tx.close()
 
     @contextmanager
     def reading(self) -> Iterator[Transaction]:
         """A read-only view (never commits anything)."""
         with self.engine.connect() as conn:
-            yield Transaction(conn)
+            tx = Transaction(conn, self._statements)
+            try:
+                yield tx
+            finally:
+                tx.close()
             conn.rollback()
 
 
 class Transaction:
-    """The statements of one unit of work, bound to one connection."""
+    """The statements of one unit of work, bound to one connection.
 
-    def __init__(self, conn: Connection) -> None:
+    The per-message statements run on the driver's cursor (:mod:`civic.prepared`), the
+    others through SQLAlchemy's ``Connection``: both are the same connection and the same
+    transaction.
+    """
+
+    def __init__(self, conn: Connection, statements: _Statements) -> None:
         self.conn = conn
+        self._statements = statements
+        self._cursor: Any = None
+        self._savepoints = 0
+
+    def close(self) -> None:
+        """Release the driver's cursor (the transaction itself is the caller's)."""
+        if self._cursor is not None:
+            cursor, self._cursor = self._cursor, None
+            try:
+                cursor.close()
+            except Exception:  # a dead connection's cursor: nothing left to release
+                log.debug("closing a cursor failed", exc_info=True)
+
+    def _run(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
+        """Run a prepared statement on this transaction's cursor; returns the cursor.
+        A lost connection is invalidated (the pool opens a new one) and the error says
+        so (``connection_invalidated``), so the caller may try the work again."""
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.conn.connection.dbapi_connection.cursor()
+        try:
+            return prepared.run(cursor, values, self._statements.dbapi)
+        except sa.exc.DBAPIError as exc:
+            self._lost(exc, cursor)
+            raise
+
+    def _lost(self, exc: sa.exc.DBAPIError, cursor: Any) -> None:
+        """Invalidate the connection when ``exc`` says it is gone."""
+        dialect = self._statements.dialect
+        raw = self.conn.connection.dbapi_connection
+        if isinstance(exc.orig, Exception) and dialect.is_disconnect(exc.orig, raw, cursor):
+            exc.connection_invalidated = True
+            self._cursor = None
+            self.conn.invalidate()
+
+    def commit(self) -> None:
+        """Commit on the driver's connection (:meth:`Storage.transaction` does)."""
+        raw = self.conn.connection.dbapi_connection
+        dbapi = self._statements.dbapi
+        try:
+            raw.commit()
+        except dbapi.Error as exc:
+            error = sa.exc.DBAPIError.instance("COMMIT", None, exc, dbapi.Error)
+            assert isinstance(error, sa.exc.DBAPIError)
+            self._lost(error, None)
+            raise error from exc
+
+    def rollback(self) -> None:
+        """Roll back on the driver's connection; a connection that is gone is invalidated
+        (there is nothing left to roll back) and the original error goes on."""
+        raw = self.conn.connection.dbapi_connection
+        dbapi = self._statements.dbapi
+        try:
+            raw.rollback()
+        except dbapi.Error as exc:
+            log.warning("rollback failed: %s", type(exc).__name__)
+            self._cursor = None
+            self.conn.invalidate()
+
+    def _first(self, name: str, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        prepared = self._statements(name)
+        return prepared.row(self._run(prepared, values).fetchone())
+
+    def _insert(self, name: str, values: Mapping[str, Any]) -> int:
+        """Insert one row; returns its id."""
+        prepared = self._statements(name)
+        cursor = self._run(prepared, values)
+        if prepared.columns:  # RETURNING id
+            return int(cursor.fetchone()[0])
+        return int(cursor.lastrowid)
+
+    def _plain(self, sql: str) -> None:
+        """A statement without parameters (SAVEPOINT and friends) on the cursor."""
+        self._run(self._statements.plain(sql), {})
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: rolled back alone if the block raises."""
-        with self.conn.begin_nested():
+        self._savepoints += 1
+        name = f"civic_{self._savepoints}"
+        self._plain(f"SAVEPOINT {name}")
+        try:
             yield
+        except BaseException:
+            self._plain(f"ROLLBACK TO SAVEPOINT {name}")
+            self._plain(f"RELEASE SAVEPOINT {name}")
+            raise
+        self._plain(f"RELEASE SAVEPOINT {name}")
 
     # -- settings -------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -306,10 +517,7 @@ class Transaction:
 
     # -- messages -------------------------------------------------------------------
     def message_seen(self, channel: str, channel_message_id: str) -> bool:
-        found = self.conn.execute(
-            _MESSAGE_SEEN, {"channel": channel, "channel_message_id": channel_message_id}
-        ).first()
-        return found is not None
+        return self.inbound_message_id(channel, channel_message_id) is not None
 
     def add_message(
         self,
@@ -323,8 +531,8 @@ class Transaction:
         channel_message_id: str | None = None,
         author_name: str | None = None,
     ) -> int:
-        result = self.conn.execute(
-            _INSERT_MESSAGE,
+        return self._insert(
+            "add_message",
             {
                 "conversation_id": conversation_id,
                 "direction": direction,
@@ -336,7 +544,6 @@ class Transaction:
                 "created_at": created_at,
             },
         )
-        return _inserted_id(result)
 
     def messages(self, conversation_id: int) -> list[RowMapping]:
         return list(
@@ -354,13 +561,9 @@ class Transaction:
         return int(self.conn.execute(query).scalar_one())
 
     # -- conversations --------------------------------------------------------------
-    def open_conversation(self, channel: str, address: str) -> RowMapping | None:
+    def open_conversation(self, channel: str, address: str) -> Row | None:
         """The address's open conversation, locked for this transaction (PostgreSQL)."""
-        return (
-            self.conn.execute(_OPEN_CONVERSATION, {"channel": channel, "address": address})
-            .mappings()
-            .first()
-        )
+        return self._first("open_conversation", {"channel": channel, "address": address})
 
     def last_conversation(self, channel: str, address: str) -> RowMapping | None:
         """The address's most recent conversation, open or closed."""
@@ -375,14 +578,8 @@ class Transaction:
             .first()
         )
 
-    def conversation(self, conversation_id: int) -> RowMapping | None:
-        return (
-            self.conn.execute(
-                sa.select(conversation_t).where(conversation_t.c.id == conversation_id)
-            )
-            .mappings()
-            .first()
-        )
+    def conversation(self, conversation_id: int) -> Row | None:
+        return self._first("conversation", {"row_id": conversation_id})
 
     def conversations(self) -> list[RowMapping]:
         return list(
@@ -398,8 +595,8 @@ class Transaction:
         pinned_department: str | None,
         now: dt.datetime,
     ) -> int:
-        result = self.conn.execute(
-            _INSERT_CONVERSATION,
+        return self._insert(
+            "create_conversation",
             {
                 "channel": channel,
                 "address": address,
@@ -411,12 +608,15 @@ class Transaction:
                 "updated_at": now,
             },
         )
-        return _inserted_id(result)
 
     def update_conversation(self, conversation_id: int, **values: Any) -> None:
+        """Set ``values`` (by column) on one conversation; only those columns are written."""
+        if not values:
+            return
         if "context" in values and not isinstance(values["context"], str):
             values["context"] = json.dumps(values["context"], ensure_ascii=False)
-        self.conn.execute(_UPDATE_CONVERSATION, {"row_id": conversation_id, **values})
+        prepared = self._statements.update(conversation_t, tuple(values))
+        self._run(prepared, {"row_id": conversation_id, **values})
 
     # -- citizens -------------------------------------------------------------------
     def find_or_add_citizen(
@@ -433,34 +633,26 @@ class Transaction:
         Returns the citizen's id and the name stored before (``None`` for a new citizen).
         A known citizen is never renamed: the name typed now belongs to the conversation.
         """
-        found = (
-            self.conn.execute(
-                sa.select(citizen_t.c.id, citizen_t.c.name, citizen_t.c.cpf_encrypted).where(
-                    citizen_t.c.cpf_hash == cpf_hash
-                )
-            )
-            .mappings()
-            .first()
-        )
+        found = self._first("citizen_by_hash", {"cpf_hash": cpf_hash})
         if found is not None:
             values: dict[str, Any] = {"last_seen_at": now}
             if not found["cpf_encrypted"]:
                 values["cpf_encrypted"] = cpf_encrypted
-            self.conn.execute(
-                citizen_t.update().where(citizen_t.c.id == found["id"]).values(**values)
-            )
+            prepared = self._statements.update(citizen_t, tuple(values))
+            self._run(prepared, {"row_id": found["id"], **values})
             return int(found["id"]), str(found["name"])
         try:
-            with self.conn.begin_nested():
-                result = self.conn.execute(
-                    citizen_t.insert().values(
-                        name=storable_text(name),
-                        cpf_hash=cpf_hash,
-                        cpf_masked=cpf_masked,
-                        cpf_encrypted=cpf_encrypted,
-                        created_at=now,
-                        last_seen_at=now,
-                    )
+            with self.savepoint():
+                citizen_id = self._insert(
+                    "add_citizen",
+                    {
+                        "name": storable_text(name),
+                        "cpf_hash": cpf_hash,
+                        "cpf_masked": cpf_masked,
+                        "cpf_encrypted": cpf_encrypted,
+                        "created_at": now,
+                        "last_seen_at": now,
+                    },
                 )
         except sa.exc.IntegrityError:  # the same CPF, from another worker, just now
             return self.find_or_add_citizen(
@@ -470,7 +662,7 @@ class Transaction:
                 cpf_encrypted=cpf_encrypted,
                 now=now,
             )
-        return _inserted_id(result), None
+        return citizen_id, None
 
     def citizen(self, citizen_id: int) -> RowMapping | None:
         return (
@@ -591,20 +783,20 @@ class Transaction:
         now: dt.datetime,
         agent: str | None = None,
     ) -> int:
-        result = self.conn.execute(
-            rating_t.insert().values(
-                conversation_id=conversation_id,
-                department=department,
-                agent=agent,
-                score=score,
-                scale_min=scale_min,
-                scale_max=scale_max,
-                comment=storable_text(comment) if comment is not None else None,
-                answers=json.dumps(answers, ensure_ascii=False),
-                created_at=now,
-            )
+        return self._insert(
+            "add_rating",
+            {
+                "conversation_id": conversation_id,
+                "department": department,
+                "agent": agent,
+                "score": score,
+                "scale_min": scale_min,
+                "scale_max": scale_max,
+                "comment": storable_text(comment) if comment is not None else None,
+                "answers": json.dumps(answers, ensure_ascii=False),
+                "created_at": now,
+            },
         )
-        return _inserted_id(result)
 
     def update_rating(
         self,
@@ -620,10 +812,8 @@ class Transaction:
         if answers is not None:
             values["answers"] = json.dumps(answers, ensure_ascii=False)
         if values:
-            self.conn.execute(
-                rating_t.update().where(rating_t.c.conversation_id == conversation_id),
-                values,
-            )
+            prepared = self._statements.update(rating_t, tuple(values), by="conversation_id")
+            self._run(prepared, {"row_id": conversation_id, **values})
 
     def ratings(self) -> list[RowMapping]:
         return list(self.conn.execute(sa.select(rating_t).order_by(rating_t.c.id)).mappings())
@@ -631,10 +821,10 @@ class Transaction:
     # -- the outbox -----------------------------------------------------------------
     def inbound_message_id(self, channel: str, channel_message_id: str) -> int | None:
         """The id of the inbound message a channel already delivered, if any."""
-        found = self.conn.execute(
-            _MESSAGE_SEEN, {"channel": channel, "channel_message_id": channel_message_id}
-        ).scalar()
-        return None if found is None else int(found)
+        found = self._first(
+            "message_seen", {"channel": channel, "channel_message_id": channel_message_id}
+        )
+        return None if found is None else int(found["id"])
 
     def message_conversation(self, message_id: int) -> int:
         return int(
@@ -656,8 +846,8 @@ class Transaction:
         payload: str,
         now: dt.datetime,
     ) -> int:
-        result = self.conn.execute(
-            _INSERT_OUTBOX,
+        return self._insert(
+            "add_outbox",
             {
                 "message_id": message_id,
                 "conversation_id": conversation_id,
@@ -673,7 +863,6 @@ class Transaction:
                 "updated_at": now,
             },
         )
-        return _inserted_id(result)
 
     def outbox_for(self, in_reply_to: int) -> list[Delivery]:
         """The messages stored in answer to one inbound message, in order."""
@@ -731,15 +920,16 @@ class Transaction:
         note: str | None,
         now: dt.datetime,
     ) -> None:
-        self.conn.execute(
-            event_t.insert().values(
-                conversation_id=conversation_id,
-                kind=kind,
-                actor=actor,
-                department=department,
-                note=storable_text(note) if note else None,
-                created_at=now,
-            )
+        self._run(
+            self._statements("add_event"),
+            {
+                "conversation_id": conversation_id,
+                "kind": kind,
+                "actor": actor,
+                "department": department,
+                "note": storable_text(note) if note else None,
+                "created_at": now,
+            },
         )
 
     def events(self, conversation_id: int) -> list[RowMapping]:
@@ -1400,7 +1590,9 @@ def _put_setting(conn: Connection, key: str, value: str) -> None:
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+    # No ping per checkout (a round trip per message): a connection found dead is
+    # invalidated when a statement fails (Transaction._lost), and the work is tried again.
+    return {"pool_pre_ping": False}
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -1419,8 +1611,10 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("civic_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("civic_driver_transaction"):
+            return  # Storage.transaction began it on the driver's connection
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("civic_immediate") else "BEGIN")
 
 
 def _safe_url(url: str) -> str:

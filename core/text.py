@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -99,12 +100,26 @@ def fold(text: str) -> str:
     Only the first :data:`PARSE_LIMIT` characters are looked at, after
     :func:`normalise` (so ``５`` folds to ``5``). Compatibility forms are unfolded here
     (``º`` becomes ``o``, ``½`` becomes ``1 2``): folded text is for matching only.
+    Short texts (keywords, catalogue words, most messages) are folded once per process.
     """
+    if len(text) <= _CACHED_FOLD_LENGTH:
+        return _fold_short(text)
+    return _fold(text)
+
+
+#: Texts up to this length are remembered by :func:`fold` (at most 8,192 of them).
+_CACHED_FOLD_LENGTH = 160
+
+
+def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", normalise(text[:PARSE_LIMIT]).casefold())
     if not text.isascii():
         text = text.translate(_UNACCENT)
     text = _PUNCTUATION.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
+
+
+_fold_short = functools.lru_cache(maxsize=8192)(_fold)
 
 
 def words(text: str) -> list[str]:
