@@ -92,8 +92,14 @@ _NONE, _LOOSE, _EXACT = 0, 1, 2
 _Group = tuple[str, int, int, str]
 
 
+#: Ten digits anywhere (the fewest a CPF-looking number has): without them, none.
+_TEN_DIGITS = re.compile(r"(?:\d\D*){10}")
+
+
 def candidates(text: str) -> tuple[CpfCandidate, ...]:
     """Every CPF-looking number in ``text``, valid or not, in order. Linear time."""
+    if not _TEN_DIGITS.search(text):  # most texts: nothing to look at
+        return ()
     found = []
     for chain in _chains(text):
         for first, last in _windows(text, chain):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -50,6 +51,7 @@ Clock = Callable[[], dt.datetime]
 AFTER_CLOSE = dt.timedelta(hours=12)
 #: The longest channel name, address and channel message id (the same on every database).
 LIMITS = {"channel": 32, "address": 128, "channel_message_id": 128}
+_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\ud800-\udfff]")
 
 
 class InvalidInbound(ValueError):
@@ -182,7 +184,7 @@ class Engine:
                 raise InvalidInbound(f"{field} must be a non-empty string")
             if len(value) > limit:
                 raise InvalidInbound(f"{field} is longer than {limit} characters")
-            if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            if _CONTROL_OR_SURROGATE.search(value):
                 raise InvalidInbound(f"{field} holds control or surrogate characters")
 
     def _handle_once(
@@ -227,7 +229,8 @@ class Engine:
             values = turn.values()
             if inbound.channel_data is not None:
                 values["channel_data"] = merged_channel_data(row, inbound.channel_data, now)
-            tx.update_conversation(row["id"], **values)
+            # only what changed: fewer index pages written
+            tx.update_conversation(row["id"], **changed(row, values))
             record_happenings(tx, row["id"], turn.happenings, now)
             deliveries = queue(tx, row, turn.outgoing, now, in_reply_to=message_id)
             snapshot = turn.snapshot()
@@ -371,6 +374,11 @@ def stored_text(reading: Reading, inbound: Inbound) -> str:
         return reading.redacted
     note = f"[{inbound.media.kind}{' ' + inbound.media.id if inbound.media.id else ''}]"
     return f"{note} {reading.redacted}".strip()
+
+
+def changed(row: Row, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``values`` that differ from the ``row``'s."""
+    return {key: value for key, value in values.items() if key not in row or row[key] != value}
 
 
 def merged_channel_data(row: Row, data: Mapping[str, Any], now: dt.datetime) -> str:

@@ -48,7 +48,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from importlib import resources
@@ -526,14 +526,19 @@ class FormRunner:
 
     # -- visibility and requiredness --------------------------------------------------
 
-    def visible(self, name: str, answers: Mapping[str, Any]) -> bool:
-        """Whether the field is asked, given the answers so far (see the module doc)."""
+    def visible(
+        self, name: str, answers: Mapping[str, Any], holds: Sequence[bool] | None = None
+    ) -> bool:
+        """Whether the field is asked, given the answers so far (see the module doc).
+        ``holds``, when given, is whether each of :attr:`conditions` holds for
+        ``answers`` (worked out once for all the fields)."""
         if name in self.required or name not in self.governed:
             return True
+        if holds is None:
+            holds = [c.holds(answers) for c in self.conditions]
         return any(
-            (name in c.then_required and c.holds(answers))
-            or (name in c.else_required and not c.holds(answers))
-            for c in self.conditions
+            (name in c.then_required and held) or (name in c.else_required and not held)
+            for c, held in zip(self.conditions, holds, strict=True)
         )
 
     def is_required(self, name: str, answers: Mapping[str, Any]) -> bool:
@@ -543,7 +548,8 @@ class FormRunner:
         return any(name in needed and key in answers for key, needed in self.dependent.items())
 
     def visible_fields(self, answers: Mapping[str, Any]) -> list[Field]:
-        return [field for name, field in self.fields.items() if self.visible(name, answers)]
+        holds = [c.holds(answers) for c in self.conditions]
+        return [f for name, f in self.fields.items() if self.visible(name, answers, holds)]
 
     def _next_field(self, state: _Progress) -> str | None:
         for field in self.visible_fields(state.answers):
@@ -554,9 +560,14 @@ class FormRunner:
             return field.name
         return None
 
+    def _hidden(self, answers: Mapping[str, Any]) -> list[str]:
+        """The answered fields that ``answers`` hide."""
+        holds = [c.holds(answers) for c in self.conditions]
+        return [name for name in answers if not self.visible(name, answers, holds)]
+
     def _prune(self, state: _Progress) -> None:
         """Drop answers to fields a changed answer has hidden, until nothing changes."""
-        while hidden := [n for n in state.answers if not self.visible(n, state.answers)]:
+        while hidden := self._hidden(state.answers):
             for name in hidden:
                 del state.answers[name]
 
