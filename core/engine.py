@@ -54,6 +54,11 @@ LIMITS = {"channel": 32, "address": 128, "channel_message_id": 128}
 _CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\ud800-\udfff]")
 
 
+class _Duplicate(Exception):
+    """The inbound message was delivered before: the transaction is rolled back and the
+    replies stored the first time are given again."""
+
+
 class InvalidInbound(ValueError):
     """An inbound message a channel should not have sent (unknown department, an
     address too long...); the message says what is wrong."""
@@ -156,6 +161,11 @@ class Engine:
         for attempt in range(3):
             try:
                 outcome, notices = self._handle_once(inbound, reading, now)
+            except _Duplicate:
+                replayed = self._replay(inbound)
+                if replayed is None:  # the first delivery is gone again: look again
+                    continue
+                return replayed
             except Conflict:
                 # Another worker took the same message id, or opened this address's
                 # conversation first. Look again in a fresh transaction.
@@ -191,10 +201,6 @@ class Engine:
         self, inbound: Inbound, reading: Reading, now: dt.datetime
     ) -> tuple[Outcome, list[tuple[str, dict[str, Any]]]]:
         with self.storage.transaction() as tx:
-            if inbound.channel_message_id:
-                seen = tx.inbound_message_id(inbound.channel, inbound.channel_message_id)
-                if seen is not None:
-                    return self._replay(tx, seen, inbound), []
             row = tx.open_conversation(inbound.channel, inbound.address)
             if row is None and reading.folded in self.after_close_words:
                 closed = self._after_close(tx, inbound, reading, now)
@@ -213,15 +219,15 @@ class Engine:
                 )
                 row = tx.conversation(conversation_id)
                 assert row is not None
-            message_id = tx.add_message(
+            message_id = tx.add_inbound(
                 conversation_id=row["id"],
-                direction="in",
-                author="citizen",
                 text=stored_text(reading, inbound),  # a CPF only hashed, encrypted, masked
                 channel=inbound.channel,
                 channel_message_id=inbound.channel_message_id,
                 created_at=now,
             )
+            if message_id is None:  # delivered before: undo what was begun, replay
+                raise _Duplicate
             turn = self._turn(
                 tx, row, reading, now, opened=opened, first_contact=first_contact,
                 media=inbound.media,
@@ -264,7 +270,7 @@ class Engine:
         turn = Turn(self, tx, row, reading, now)
         turn.media = media
         try:
-            with tx.savepoint():
+            with tx.savepoint(lazy=True):  # taken only if the turn writes
                 turn.process(opened=opened, first_contact=first_contact)
         except sa.exc.DBAPIError:
             raise  # the database itself: the channel must retry the message
@@ -284,16 +290,22 @@ class Engine:
             return State.IDENTIFYING
         return State.CHOOSING if len(self.registry) != 1 else State.DEPARTMENT
 
-    def _replay(self, tx: Transaction, message_id: int, inbound: Inbound) -> Outcome:
-        """The outcome of a message processed before: the replies stored then. A message
-        id another address used is refused: its replies are not this sender's."""
-        row = tx.conversation(tx.message_conversation(message_id))
+    def _replay(self, inbound: Inbound) -> Outcome | None:
+        """The outcome of a message processed before: the replies stored then (``None``
+        if it cannot be found). A message id another address used is refused: its
+        replies are not this sender's."""
+        assert inbound.channel_message_id is not None
+        with self.storage.reading() as tx:
+            message_id = tx.inbound_message_id(inbound.channel, inbound.channel_message_id)
+            if message_id is None:
+                return None
+            row = tx.conversation(tx.message_conversation(message_id))
+            deliveries = tuple(tx.outbox_for(message_id))
         if row is not None and row["address"] != inbound.address:
             raise InvalidInbound(
                 f"channel message id {inbound.channel_message_id!r} was already used by "
                 "another address"
             )
-        deliveries = tuple(tx.outbox_for(message_id))
         return Outcome(
             conversation_id=row["id"] if row else None,
             state=row["state"] if row else "",
@@ -311,15 +323,15 @@ class Engine:
         last = tx.last_conversation(inbound.channel, inbound.address)
         if last is None or last["closed_at"] is None or now - last["closed_at"] > AFTER_CLOSE:
             return None
-        message_id = tx.add_message(
+        message_id = tx.add_inbound(
             conversation_id=last["id"],
-            direction="in",
-            author="citizen",
             text=reading.redacted,
             channel=inbound.channel,
             channel_message_id=inbound.channel_message_id,
             created_at=now,
         )
+        if message_id is None:
+            raise _Duplicate
         deliveries = queue(
             tx, last, [Outgoing(Reply(self.texts("after_close")))], now, in_reply_to=message_id
         )
@@ -442,29 +454,20 @@ def queue(
     deliveries = []
     for item in outgoing:
         reply = redacted(item.reply)
-        message_id = tx.add_message(
-            conversation_id=row["id"],
-            direction="out",
-            author=item.author,
-            author_name=item.agent,
-            text=render(reply),
-            channel=row["channel"],
-            created_at=now,
-        )
         payload: dict[str, Any] = {
             "text": reply.text,
             "choices": [[c.value, c.label] for c in reply.choices],
         }
         if reply.scale is not None:
             payload["scale"] = list(reply.scale)
-        outbox_id = tx.add_outbox(
-            message_id=message_id,
+        _message_id, outbox_id = tx.add_reply(
             conversation_id=row["id"],
             in_reply_to=in_reply_to,
             channel=row["channel"],
             address=row["address"],
             author=item.author,
             agent=item.agent,
+            text=render(reply),
             payload=json.dumps(payload, ensure_ascii=False),
             now=now,
         )

@@ -39,6 +39,8 @@ class Prepared:
     ) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(columns or ()) or None)
         self.sql: str = compiled.string
+        #: Whether it writes (an INSERT, UPDATE or DELETE).
+        self.writes: bool = bool(getattr(statement, "is_dml", False))
         binds = compiled.binds
         #: Parameter names in the order the driver wants them (positional styles), or
         #: ``None`` when the driver takes a mapping.

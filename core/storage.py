@@ -74,6 +74,52 @@ def _returning_id(statement: Any, table: sa.Table, dialect: Dialect) -> Any:
     return statement if dialect.name == "sqlite" else statement.returning(table.c.id)
 
 
+def _insert_new(table: sa.Table, dialect: Dialect, *unique: str) -> Any:
+    """``INSERT ... ON CONFLICT (unique) DO NOTHING``: a row already there is reported
+    (no row inserted) instead of raising, and no SELECT is needed before."""
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(unique))
+
+
+_REPLY_MESSAGE = (
+    "conversation_id",
+    "direction",
+    "author",
+    "author_name",
+    "text",
+    "channel",
+    "created_at",
+)
+_REPLY_OUTBOX = (
+    "conversation_id", "in_reply_to", "channel", "address", "author", "agent", "payload",
+    "status", "attempts", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def _reply_statement(dialect: Dialect) -> Any:
+    """PostgreSQL: a reply's message and its outbox row in one statement (one round trip):
+    ``WITH m AS (INSERT INTO message ... RETURNING id) INSERT INTO outbox ... FROM m``.
+    Parameters are the columns prefixed ``m_`` and ``o_``."""
+    message = (
+        message_t.insert()
+        .values({c: sa.bindparam(f"m_{c}", type_=message_t.c[c].type) for c in _REPLY_MESSAGE})
+        .returning(message_t.c.id)
+        .cte("m")
+    )
+    values = [sa.bindparam(f"o_{c}", type_=outbox_t.c[c].type) for c in _REPLY_OUTBOX]
+    return (
+        outbox_t.insert()
+        .from_select(["message_id", *_REPLY_OUTBOX], sa.select(message.c.id, *values))
+        .returning(outbox_t.c.id, outbox_t.c.message_id)
+        .add_cte(message)
+    )
+
+
 _HOT: dict[str, Callable[[Dialect], tuple[Any, tuple[str, ...] | None]]] = {
     "message_seen": lambda d: (
         sa.select(message_t.c.id, message_t.c.conversation_id).where(
@@ -84,6 +130,13 @@ _HOT: dict[str, Callable[[Dialect], tuple[Any, tuple[str, ...] | None]]] = {
     ),
     "add_message": lambda d: (
         _returning_id(message_t.insert(), message_t, d),
+        (
+            "conversation_id", "direction", "author", "author_name", "text", "channel",
+            "channel_message_id", "created_at",
+        ),
+    ),
+    "add_inbound": lambda d: (
+        _returning_id(_insert_new(message_t, d, "channel", "channel_message_id"), message_t, d),
         (
             "conversation_id", "direction", "author", "author_name", "text", "channel",
             "channel_message_id", "created_at",
@@ -144,6 +197,7 @@ _HOT: dict[str, Callable[[Dialect], tuple[Any, tuple[str, ...] | None]]] = {
             "comment", "answers", "created_at",
         ),
     ),
+    "add_reply": lambda d: (_reply_statement(d), None),
     "add_event": lambda d: (
         event_t.insert(),
         ("conversation_id", "kind", "actor", "department", "note", "created_at"),
@@ -293,6 +347,7 @@ class Storage:
             if database_file is not None:
                 _make_owner_only(database_file)
             _tune_sqlite(self.engine, sqlite_synchronous())
+        sa.event.listen(self.engine, "before_cursor_execute", _before_write)
         # Write transactions begin and commit on the driver's connection (the statement
         # below, then its commit()): SQLAlchemy's autobegin must not emit its own BEGIN.
         self._writer = self.engine.execution_options(civic_driver_transaction=True)
@@ -420,9 +475,13 @@ class Transaction:
         self._statements = statements
         self._cursor: Any = None
         self._savepoints = 0
+        #: A lazy savepoint to take before the next write (:meth:`savepoint`).
+        self._pending: str | None = None
+        conn.info[_TRANSACTION_KEY] = self  # for _before_write, on SQLAlchemy's path
 
     def close(self) -> None:
         """Release the driver's cursor (the transaction itself is the caller's)."""
+        self.conn.info.pop(_TRANSACTION_KEY, None)
         if self._cursor is not None:
             cursor, self._cursor = self._cursor, None
             try:
@@ -434,6 +493,8 @@ class Transaction:
         """Run a prepared statement on this transaction's cursor; returns the cursor.
         A lost connection is invalidated (the pool opens a new one) and the error says
         so (``connection_invalidated``), so the caller may try the work again."""
+        if self._pending is not None and prepared.writes:
+            self.open_pending()
         cursor = self._cursor
         if cursor is None:
             cursor = self._cursor = self.conn.connection.dbapi_connection.cursor()
@@ -493,18 +554,40 @@ class Transaction:
         self._run(self._statements.plain(sql), {})
 
     @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """A nested transaction: rolled back alone if the block raises."""
+    def savepoint(self, *, lazy: bool = False) -> Iterator[None]:
+        """A nested transaction: rolled back alone if the block raises.
+
+        ``lazy``: the savepoint is taken just before the block's first write, so a block
+        that only reads (most of a conversation's turns) costs no statement at all (on
+        PostgreSQL, two round trips fewer).
+        """
+        if self._pending is not None:  # an enclosing lazy savepoint must come first
+            self.open_pending()
         self._savepoints += 1
         name = f"civic_{self._savepoints}"
-        self._plain(f"SAVEPOINT {name}")
+        if lazy:
+            self._pending = name
+        else:
+            self._plain(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
-            self._plain(f"ROLLBACK TO SAVEPOINT {name}")
-            self._plain(f"RELEASE SAVEPOINT {name}")
+            if self._pending == name:
+                self._pending = None  # nothing was written
+            else:
+                self._plain(f"ROLLBACK TO SAVEPOINT {name}")
+                self._plain(f"RELEASE SAVEPOINT {name}")
             raise
-        self._plain(f"RELEASE SAVEPOINT {name}")
+        if self._pending == name:
+            self._pending = None
+        else:
+            self._plain(f"RELEASE SAVEPOINT {name}")
+
+    def open_pending(self) -> None:
+        """Take the lazy savepoint waiting for a write (before any write statement)."""
+        name, self._pending = self._pending, None
+        if name is not None:
+            self._plain(f"SAVEPOINT {name}")
 
     # -- settings -------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -544,6 +627,36 @@ class Transaction:
                 "created_at": created_at,
             },
         )
+
+    def add_inbound(
+        self,
+        *,
+        conversation_id: int,
+        text: str,
+        channel: str,
+        created_at: dt.datetime,
+        channel_message_id: str | None,
+    ) -> int | None:
+        """Store a citizen's message; ``None`` when the channel delivered this
+        ``channel_message_id`` before (nothing is stored then)."""
+        prepared = self._statements("add_inbound")
+        cursor = self._run(
+            prepared,
+            {
+                "conversation_id": conversation_id,
+                "direction": "in",
+                "author": "citizen",
+                "author_name": None,
+                "text": storable_text(text),
+                "channel": channel,
+                "channel_message_id": channel_message_id,
+                "created_at": created_at,
+            },
+        )
+        if prepared.columns:  # RETURNING id: no row when it was there already
+            found = cursor.fetchone()
+            return None if found is None else int(found[0])
+        return int(cursor.lastrowid) if cursor.rowcount == 1 else None
 
     def messages(self, conversation_id: int) -> list[RowMapping]:
         return list(
@@ -863,6 +976,52 @@ class Transaction:
                 "updated_at": now,
             },
         )
+
+    def add_reply(
+        self,
+        *,
+        conversation_id: int,
+        in_reply_to: int | None,
+        channel: str,
+        address: str,
+        author: str,
+        agent: str | None,
+        text: str,
+        payload: str,
+        now: dt.datetime,
+    ) -> tuple[int, int]:
+        """Store an outgoing message in the log and in the outbox (pending); returns the
+        ids of both (one statement on PostgreSQL, two on SQLite)."""
+        message = {
+            "conversation_id": conversation_id,
+            "direction": "out",
+            "author": author,
+            "author_name": agent,
+            "text": storable_text(text),
+            "channel": channel,
+            "created_at": now,
+        }
+        outbox = {
+            "conversation_id": conversation_id,
+            "in_reply_to": in_reply_to,
+            "channel": channel,
+            "address": address,
+            "author": author,
+            "agent": agent,
+            "payload": storable_text(payload),
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if self._statements.dialect.name == "postgresql":
+            values = {f"m_{k}": v for k, v in message.items()}
+            values.update({f"o_{k}": v for k, v in outbox.items()})
+            outbox_id, message_id = self._run(self._statements("add_reply"), values).fetchone()
+            return int(message_id), int(outbox_id)
+        message_id = self._insert("add_message", {**message, "channel_message_id": None})
+        outbox_id = self._insert("add_outbox", {**outbox, "message_id": message_id})
+        return message_id, outbox_id
 
     def outbox_for(self, in_reply_to: int) -> list[Delivery]:
         """The messages stored in answer to one inbound message, in order."""
@@ -1585,6 +1744,25 @@ def _put_setting(conn: Connection, key: str, value: str) -> None:
     ).rowcount
     if not updated:
         conn.execute(setting_t.insert().values(key=key, value=value))
+
+
+#: Where a connection's :class:`Transaction` is found by :func:`_before_write`.
+_TRANSACTION_KEY = "civic_transaction"
+
+
+def _before_write(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> None:
+    """Before a statement on SQLAlchemy's path: a lazy savepoint waiting for a write is
+    taken first (anything but a plain SELECT counts as a write, savepoints included)."""
+    tx = conn.info.get(_TRANSACTION_KEY)
+    if tx is not None and statement.lstrip()[:6].upper() != "SELECT":
+        tx.open_pending()
 
 
 def _engine_options(url: str) -> dict[str, Any]:

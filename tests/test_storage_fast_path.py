@@ -189,3 +189,46 @@ def test_a_connection_the_server_closed_is_replaced_and_the_message_processed(
     with storage.reading() as tx:
         assert tx.inbound_message_id("test", "m2") is not None
     storage.close()
+
+
+@pytest.mark.parametrize("write", ["prepared", "sqlalchemy"])
+def test_a_lazy_savepoint_is_taken_before_the_first_write_and_undoes_it(
+    storage: Storage, write: str
+) -> None:
+    conversation_id = _conversation(storage)
+    with storage.transaction() as tx:
+        with pytest.raises(RuntimeError), tx.savepoint(lazy=True):
+            tx.conversation(conversation_id)  # a read takes no savepoint
+            if write == "prepared":
+                tx.update_conversation(conversation_id, state="closed")
+            else:
+                tx.put_setting("probe", "written")
+            raise RuntimeError("the turn failed after writing")
+        tx.update_conversation(conversation_id, department="cac")
+    with storage.reading() as tx:
+        row = tx.conversation(conversation_id)
+        assert tx.get_setting("probe") is None
+    assert row is not None and (row["state"], row["department"]) == ("choosing", "cac")
+
+
+def test_a_lazy_savepoint_that_only_reads_sends_no_statement(sqlite_storage: Storage) -> None:
+    conversation_id = _conversation(sqlite_storage)
+    sent: list[str] = []
+    with sqlite_storage.transaction() as tx:
+        raw = tx.conn.connection.dbapi_connection
+        assert raw is not None
+        raw.set_trace_callback(sent.append)
+        try:
+            with tx.savepoint(lazy=True):
+                tx.conversation(conversation_id)
+            with tx.savepoint(lazy=True), tx.savepoint():  # an inner one opens the outer
+                pass
+        finally:
+            raw.set_trace_callback(None)
+    savepoints = [s.split()[0:2] for s in sent if "SAVEPOINT" in s]
+    assert savepoints == [
+        ["SAVEPOINT", "civic_2"],
+        ["SAVEPOINT", "civic_3"],
+        ["RELEASE", "SAVEPOINT"],
+        ["RELEASE", "SAVEPOINT"],
+    ]
