@@ -39,6 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_engine
 from databases import fresh
 
+from civic.prepared import Prepared
+from civic.storage import Transaction
+
 #: (component, does this (file, function) belong to it?): the first that matches wins.
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SQLite itself (sqlite3 C calls: execute, commit, fetch)", ("sqlite3.",)),
@@ -205,17 +208,35 @@ def census(url_kind: str | None, warm: list[Any], steps: list[Any]) -> Counter[s
             engine.handle(bench_engine.inbound(step))
         sent: Counter[str] = Counter()
 
-        @sa.event.listens_for(engine.storage.engine, "before_cursor_execute")
-        def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        def count(statement: str) -> None:
             match = STATEMENT.match(statement)
             if match is None:
                 sent[statement[:20]] += 1
             else:
                 sent[" ".join(filter(None, (match["verb"].upper(), match["table"])))] += 1
 
-        for step in steps:
-            engine.handle(bench_engine.inbound(step))
-        engine.storage.close()
+        # statements on SQLAlchemy's path, and those civic runs on the driver's cursor
+        @sa.event.listens_for(engine.storage.engine, "before_cursor_execute")
+        def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            count(statement)
+
+        run, commit = Prepared.run, Transaction.commit
+
+        def counted_run(self: Prepared, *args: Any) -> Any:
+            count(self.sql)
+            return run(self, *args)
+
+        def counted_commit(self: Transaction) -> None:
+            count("COMMIT")
+            commit(self)
+
+        Prepared.run, Transaction.commit = counted_run, counted_commit  # type: ignore[method-assign]
+        try:
+            for step in steps:
+                engine.handle(bench_engine.inbound(step))
+        finally:
+            Prepared.run, Transaction.commit = run, commit  # type: ignore[method-assign]
+            engine.storage.close()
     return sent
 
 

@@ -187,7 +187,7 @@ _HOT: dict[str, Callable[[Dialect], tuple[Any, tuple[str, ...] | None]]] = {
         None,
     ),
     "add_citizen": lambda d: (
-        _returning_id(citizen_t.insert(), citizen_t, d),
+        _returning_id(_insert_new(citizen_t, d, "cpf_hash"), citizen_t, d),
         ("name", "cpf_hash", "cpf_masked", "cpf_encrypted", "created_at", "last_seen_at"),
     ),
     "add_rating": lambda d: (
@@ -549,6 +549,16 @@ class Transaction:
             return int(cursor.fetchone()[0])
         return int(cursor.lastrowid)
 
+    def _insert_new(self, name: str, values: Mapping[str, Any]) -> int | None:
+        """Insert one row unless its unique key is taken (``ON CONFLICT DO NOTHING``);
+        returns its id, or ``None`` when the row was there already."""
+        prepared = self._statements(name)
+        cursor = self._run(prepared, values)
+        if prepared.columns:  # RETURNING id: no row when it was there already
+            found = cursor.fetchone()
+            return None if found is None else int(found[0])
+        return int(cursor.lastrowid) if cursor.rowcount == 1 else None
+
     def _plain(self, sql: str) -> None:
         """A statement without parameters (SAVEPOINT and friends) on the cursor."""
         self._run(self._statements.plain(sql), {})
@@ -639,9 +649,8 @@ class Transaction:
     ) -> int | None:
         """Store a citizen's message; ``None`` when the channel delivered this
         ``channel_message_id`` before (nothing is stored then)."""
-        prepared = self._statements("add_inbound")
-        cursor = self._run(
-            prepared,
+        return self._insert_new(
+            "add_inbound",
             {
                 "conversation_id": conversation_id,
                 "direction": "in",
@@ -653,10 +662,6 @@ class Transaction:
                 "created_at": created_at,
             },
         )
-        if prepared.columns:  # RETURNING id: no row when it was there already
-            found = cursor.fetchone()
-            return None if found is None else int(found[0])
-        return int(cursor.lastrowid) if cursor.rowcount == 1 else None
 
     def messages(self, conversation_id: int) -> list[RowMapping]:
         return list(
@@ -754,20 +759,18 @@ class Transaction:
             prepared = self._statements.update(citizen_t, tuple(values))
             self._run(prepared, {"row_id": found["id"], **values})
             return int(found["id"]), str(found["name"])
-        try:
-            with self.savepoint():
-                citizen_id = self._insert(
-                    "add_citizen",
-                    {
-                        "name": storable_text(name),
-                        "cpf_hash": cpf_hash,
-                        "cpf_masked": cpf_masked,
-                        "cpf_encrypted": cpf_encrypted,
-                        "created_at": now,
-                        "last_seen_at": now,
-                    },
-                )
-        except sa.exc.IntegrityError:  # the same CPF, from another worker, just now
+        citizen_id = self._insert_new(
+            "add_citizen",
+            {
+                "name": storable_text(name),
+                "cpf_hash": cpf_hash,
+                "cpf_masked": cpf_masked,
+                "cpf_encrypted": cpf_encrypted,
+                "created_at": now,
+                "last_seen_at": now,
+            },
+        )
+        if citizen_id is None:  # the same CPF, from another worker, just now
             return self.find_or_add_citizen(
                 name=name,
                 cpf_hash=cpf_hash,
