@@ -497,25 +497,33 @@ class Transaction:
             self.open_pending()
         cursor = self._cursor
         if cursor is None:
-            cursor = self._cursor = self.conn.connection.dbapi_connection.cursor()
+            cursor = self._cursor = self._driver().cursor()
         try:
             return prepared.run(cursor, values, self._statements.dbapi)
         except sa.exc.DBAPIError as exc:
             self._lost(exc, cursor)
             raise
 
+    def _driver(self) -> Any:
+        """The driver's own connection under this transaction's ``Connection``."""
+        raw = self.conn.connection.dbapi_connection
+        if raw is None:  # invalidated: this transaction cannot go on
+            raise sa.exc.ResourceClosedError("the database connection was lost")
+        return raw
+
     def _lost(self, exc: sa.exc.DBAPIError, cursor: Any) -> None:
         """Invalidate the connection when ``exc`` says it is gone."""
         dialect = self._statements.dialect
         raw = self.conn.connection.dbapi_connection
-        if isinstance(exc.orig, Exception) and dialect.is_disconnect(exc.orig, raw, cursor):
+        orig: Any = exc.orig  # the driver's error (DB-API's Error, untyped here)
+        if orig is not None and dialect.is_disconnect(orig, raw, cursor):
             exc.connection_invalidated = True
             self._cursor = None
             self.conn.invalidate()
 
     def commit(self) -> None:
         """Commit on the driver's connection (:meth:`Storage.transaction` does)."""
-        raw = self.conn.connection.dbapi_connection
+        raw = self._driver()
         dbapi = self._statements.dbapi
         try:
             raw.commit()
@@ -529,6 +537,8 @@ class Transaction:
         """Roll back on the driver's connection; a connection that is gone is invalidated
         (there is nothing left to roll back) and the original error goes on."""
         raw = self.conn.connection.dbapi_connection
+        if raw is None:  # invalidated: nothing left to roll back
+            return
         dbapi = self._statements.dbapi
         try:
             raw.rollback()
