@@ -8,7 +8,7 @@ workers (``--workers 2``: uvicorn's own multiprocess supervisor); and, except wi
 ``--quick``, two single-worker ``civic serve`` on two ports, the generator's connections
 alternating between them as behind a round-robin load balancer (this layout escapes
 uvicorn's ``--workers`` latency, see the notes). It drives them from this process with
-a small asyncio HTTP/1.1 client on loopback: many citizens at once, each
+a small asyncio HTTP/1.1 client on loopback (:func:`drive`): many citizens at once, each
 playing a whole conversation of the engine benchmark's mix (``bench_engine.conversation``:
 name and CPF, the menu by number or by words, a question, "não", a score, a comment; one
 in eight a PROCON complaint through its form), one delivery after the other was
@@ -77,9 +77,16 @@ API_VERSION = "v23.0"
 PATH = "/webhooks/whatsapp"
 #: Deliveries in flight at once (each on its own keep-alive connection).
 CONCURRENCY = 32
+#: Citizens in a conversation at once, per delivery in flight (the others wait their
+#: turn to start, so a run cut by its budget still plays the whole mix).
+TALKING = 4
 FLOOR = "bare Starlette webhook (HTTP floor)"
 #: The most seconds a server may take to start.
 STARTUP_TIMEOUT = 60.0
+#: After the load, the outbox is waited for while it shrinks: this many seconds without
+#: progress, or :data:`DRAIN_LIMIT` in all, end the wait (what is left is reported).
+DRAIN_STALL = 15.0
+DRAIN_LIMIT = 900.0
 #: The first conversation number of the warm-up's citizens (apart from the measured).
 WARM_FIRST = 10**7
 MIB = 1024 * 1024
@@ -221,7 +228,9 @@ async def drive(
 ) -> Load:
     """Play every citizen's deliveries in order, each after the previous one was
     answered, ``concurrency`` at once on as many connections (spread over ``ports`` in
-    turn), citizens taking turns; no delivery is started after ``budget`` seconds."""
+    turn). :data:`TALKING` × ``concurrency`` citizens are in a conversation at once,
+    taking turns; when one ends, the next begins. No delivery is started after
+    ``budget`` seconds."""
     load = Load()
     requests = {
         port: {d.message_id: request(d, port) for deliveries in citizens for d in deliveries}
@@ -229,7 +238,9 @@ async def drive(
     }
     ready: asyncio.Queue[deque[Delivery] | None] = asyncio.Queue()
     queues = [deque(deliveries) for deliveries in citizens]
-    for queue in queues:
+    talking = TALKING * concurrency
+    waiting = deque(queues[talking:])
+    for queue in queues[:talking]:
         ready.put_nowait(queue)
     workers = min(concurrency, len(queues))
     finished = 0
@@ -237,12 +248,19 @@ async def drive(
     deadline = started + budget
 
     def done(queue: deque[Delivery]) -> None:
-        """Hand the citizen's next delivery on, or count the citizen finished."""
+        """Hand the citizen's next delivery on, or count the citizen finished and let
+        the next one start (none once the budget is spent)."""
         nonlocal finished
-        if queue and time.monotonic() < deadline:
+        still = time.monotonic() < deadline
+        if queue and still:
             ready.put_nowait(queue)
             return
         finished += 1
+        if waiting and still:
+            ready.put_nowait(waiting.popleft())
+        elif not still:
+            finished += len(waiting)
+            waiting.clear()
         if finished == len(queues):
             for _ in range(workers):
                 ready.put_nowait(None)
@@ -251,6 +269,9 @@ async def drive(
         reader: asyncio.StreamReader | None = None
         writer: asyncio.StreamWriter | None = None
         while (queue := await ready.get()) is not None:
+            if time.monotonic() >= deadline:  # the budget is spent: the citizen stops
+                done(queue)
+                continue
             item = queue.popleft()
             raw = requests[port][item.message_id]
             try:
@@ -471,20 +492,22 @@ def uvicorn_command(app: str, port: int, workers: int) -> list[str]:
     ]
 
 
-def drained(url: str, timeout: float) -> int:
-    """Wait until civic's outbox has nothing pending (at most ``timeout`` seconds);
-    return how many are still pending."""
+def drained(url: str) -> int:
+    """Wait until civic's outbox has nothing pending, as long as it keeps shrinking
+    (:data:`DRAIN_STALL` seconds without progress, :data:`DRAIN_LIMIT` in all, end the
+    wait); return how many are still pending."""
     engine = sa.create_engine(url)
-    deadline = time.monotonic() + timeout
+    query = sa.text("SELECT count(*) FROM outbox WHERE status = 'pending'")
+    started = last = time.monotonic()
+    fewest = math.inf
     try:
         while True:
             with engine.connect() as conn:
-                pending = int(
-                    conn.execute(
-                        sa.text("SELECT count(*) FROM outbox WHERE status = 'pending'")
-                    ).scalar_one()
-                )
-            if not pending or time.monotonic() > deadline:
+                pending = int(conn.execute(query).scalar_one())
+            now = time.monotonic()
+            if pending < fewest:
+                fewest, last = pending, now
+            if not pending or now - last > DRAIN_STALL or now - started > DRAIN_LIMIT:
                 return pending
             time.sleep(0.1)
     finally:
@@ -555,6 +578,13 @@ class Measure:
     refused_sends: int = 0
     pending: int = 0
     errors: int = 0
+    drain: float = 0.0
+
+    @property
+    def sends_per_second(self) -> float:
+        """Sends the fake Graph API received per second, from the start of the load to
+        the outbox's end of the wait."""
+        return times(self.sends, self.load.elapsed + self.drain)
 
 
 @dataclass(frozen=True)
@@ -604,10 +634,12 @@ def measure(
         ]
         play(ports, warm, concurrency, budget)
         if url is not None:
-            drained(url, max(budget, 10))
+            drained(url)
             before = stats(graph_port)
         load = play(ports, citizens, concurrency, budget)
-        pending = drained(url, max(budget, 10)) if url is not None else 0
+        waited = time.monotonic()
+        pending = drained(url) if url is not None else 0
+        drain = time.monotonic() - waited
         peaks = [memory(server.process.pid) for server in servers]
     errors = sum(
         server.log.read_text(errors="replace").count('"level": "error"') for server in servers
@@ -619,6 +651,7 @@ def measure(
         processes=sum(peak[2] for peak in peaks),
         pending=pending,
         errors=errors,
+        drain=drain,
     )
     if url is not None:
         after = stats(graph_port)
@@ -797,10 +830,12 @@ def webhook_notes(
     reply = percentiles(answers.latencies)
     found = [
         f"{bench}: {load.acknowledged:,} deliveries acknowledged in {load.elapsed:.1f} s"
-        f" ({concurrency} in flight); the fake Graph API received {civic.sends:,} sends"
-        f" (warm-up excluded; a reply with choices may take two); first reply reached it"
-        f" p50 {reply[0]:.0f} ms / p99 {reply[1]:.0f} ms after the delivery was written;"
-        f" {answers.closed} of {answers.whole} conversations played to their end closed."
+        f" ({concurrency} in flight); the outbox emptied {civic.drain:.1f} s after the last"
+        f" one; the fake Graph API received {civic.sends:,} sends (a reply with choices may"
+        f" take two), {civic.sends_per_second:,.0f}/s from the first delivery to the empty"
+        f" outbox; the first reply to a delivery reached it p50 {reply[0]:,.0f} ms / p99"
+        f" {reply[1]:,.0f} ms after the delivery was written; {answers.closed} of"
+        f" {answers.whole} conversations played to their end closed."
     ]
     if load.acknowledged + sum(load.refused.values()) < deliveries:
         found.append(
