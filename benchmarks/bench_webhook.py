@@ -84,9 +84,11 @@ FLOOR = "bare Starlette webhook (HTTP floor)"
 #: The most seconds a server may take to start.
 STARTUP_TIMEOUT = 60.0
 #: After the load, the outbox is waited for while it shrinks: this many seconds without
-#: progress, or :data:`DRAIN_LIMIT` in all, end the wait (what is left is reported).
+#: progress, or :data:`DRAIN_TIMES` the measure's budget (at least :data:`DRAIN_LEAST`
+#: seconds) in all, end the wait; what is left pending is reported.
 DRAIN_STALL = 15.0
-DRAIN_LIMIT = 900.0
+DRAIN_TIMES = 4
+DRAIN_LEAST = 60.0
 #: The first conversation number of the warm-up's citizens (apart from the measured).
 WARM_FIRST = 10**7
 MIB = 1024 * 1024
@@ -492,9 +494,9 @@ def uvicorn_command(app: str, port: int, workers: int) -> list[str]:
     ]
 
 
-def drained(url: str) -> int:
+def drained(url: str, limit: float) -> int:
     """Wait until civic's outbox has nothing pending, as long as it keeps shrinking
-    (:data:`DRAIN_STALL` seconds without progress, :data:`DRAIN_LIMIT` in all, end the
+    (:data:`DRAIN_STALL` seconds without progress, or ``limit`` seconds in all, end the
     wait); return how many are still pending."""
     engine = sa.create_engine(url)
     query = sa.text("SELECT count(*) FROM outbox WHERE status = 'pending'")
@@ -507,7 +509,7 @@ def drained(url: str) -> int:
             now = time.monotonic()
             if pending < fewest:
                 fewest, last = pending, now
-            if not pending or now - last > DRAIN_STALL or now - started > DRAIN_LIMIT:
+            if not pending or now - last > DRAIN_STALL or now - started > limit:
                 return pending
             time.sleep(0.1)
     finally:
@@ -625,6 +627,7 @@ def measure(
     and join what was answered."""
     ports = [int(command[list(command).index("--port") + 1]) for command in commands]
     warm = conversations(3 * concurrency, first=WARM_FIRST, each=3)
+    limit = max(DRAIN_TIMES * budget, DRAIN_LEAST)
     with contextlib.ExitStack() as stack:
         servers = [
             stack.enter_context(
@@ -634,11 +637,11 @@ def measure(
         ]
         play(ports, warm, concurrency, budget)
         if url is not None:
-            drained(url)
+            drained(url, limit)
             before = stats(graph_port)
         load = play(ports, citizens, concurrency, budget)
         waited = time.monotonic()
-        pending = drained(url) if url is not None else 0
+        pending = drained(url, limit) if url is not None else 0
         drain = time.monotonic() - waited
         peaks = [memory(server.process.pid) for server in servers]
     errors = sum(
