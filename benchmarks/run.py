@@ -11,14 +11,22 @@ information, never asserted.
   floor) and a plain SQLModel ``Session`` per message (``bench_engine.py``);
 - ``report``: ``civic report`` over N ratings, beside loading every row into Python
   (``bench_report.py``);
-- ``startup``: ``civic --help``, beside ``python -c pass`` and a bare Typer app
-  (``bench_startup.py``);
+- ``startup``: ``civic --help`` and ``civic run``'s first prompt, beside ``python -c
+  pass`` and a bare Typer app (``bench_startup.py``);
 - ``reading``: reading a message (``civic.reading.read``), beside the old CPF redaction
-  (``bench_reading.py``).
+  (``bench_reading.py``);
+- ``webhook``: signed WhatsApp deliveries end to end through ``civic serve`` (1 and 2
+  workers; two processes round-robin too, except with ``--quick``), replies counted at a
+  fake Graph API, and its peak memory, beside a bare Starlette webhook on the same
+  loopback (``bench_webhook.py``);
+- ``workers``: the engine in 1, 2 and 4 processes on one PostgreSQL, beside raw psycopg
+  in as many (``bench_workers.py``; PostgreSQL only, a row says it was skipped without
+  ``--database-url``).
 
-With ``--database-url postgresql+psycopg://...`` the engine and report benchmarks run
-on PostgreSQL too, each in a database of its own created on that server and dropped at
-the end. ``--quick`` uses sizes small enough for CI (under a minute in all).
+With ``--database-url postgresql+psycopg://...`` the engine, report and webhook
+benchmarks run on PostgreSQL too, and the workers benchmark runs, each in a database of
+its own created on that server and dropped at the end. ``--quick`` uses sizes small
+enough for CI (under a minute in all on SQLite; about two with ``--database-url``).
 """
 
 from __future__ import annotations
@@ -37,11 +45,13 @@ import bench_engine
 import bench_reading
 import bench_report
 import bench_startup
+import bench_webhook
+import bench_workers
 import databases
 import machine
 from table import Row, as_json, markdown
 
-NAMES = ("engine", "report", "startup", "reading")
+NAMES = ("engine", "report", "startup", "reading", "webhook", "workers")
 
 
 @dataclass(frozen=True)
@@ -57,10 +67,45 @@ class Sizes:
     startup_budget: float
     rounds: int
     line: int
+    deliveries: int
+    webhook_budget: float
+    layouts: tuple[bench_webhook.Layout, ...]
+    worker_messages: int
+    workers_budget: float
 
 
-FULL = Sizes(20_000, 600, 1_000_000, 400, 3, 20, 60, 2_000, 250_000)
-QUICK = Sizes(1_500, 15, 20_000, 15, 1, 5, 6, 100, 25_000)
+FULL = Sizes(
+    messages=20_000,
+    engine_budget=600,
+    rows=1_000_000,
+    report_budget=400,
+    repeats=3,
+    runs=20,
+    startup_budget=60,
+    rounds=2_000,
+    line=250_000,
+    deliveries=10_000,
+    webhook_budget=300,
+    layouts=bench_webhook.LAYOUTS,
+    worker_messages=20_000,
+    workers_budget=300,
+)
+QUICK = Sizes(
+    messages=1_500,
+    engine_budget=15,
+    rows=20_000,
+    report_budget=15,
+    repeats=1,
+    runs=5,
+    startup_budget=6,
+    rounds=100,
+    line=25_000,
+    deliveries=300,
+    webhook_budget=30,
+    layouts=bench_webhook.LAYOUTS[:2],
+    worker_messages=600,
+    workers_budget=15,
+)
 
 Result = tuple[list[Row], list[str]]
 
@@ -85,6 +130,18 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, help="report: ratings to generate")
     parser.add_argument("--runs", type=int, help="startup: runs of each command")
     parser.add_argument(
+        "--deliveries", type=int, help="webhook: deliveries per run (each layout, each server)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=bench_webhook.CONCURRENCY,
+        help=f"webhook: deliveries in flight (default {bench_webhook.CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--worker-messages", type=int, help="workers: messages per run, split between workers"
+    )
+    parser.add_argument(
         "--startup-baseline",
         metavar="PYTHON",
         help="startup: also time the civic --help of another checkout's interpreter",
@@ -102,11 +159,13 @@ def plan(options: argparse.Namespace) -> dict[str, list[tuple[str, Callable[[], 
     def where(url: str | None) -> str:
         return "PostgreSQL" if url else "SQLite"
 
-    engine, report, startup, reading = (
+    engine, report, startup, reading, webhook, workers = (
         bench_engine.run,
         bench_report.run,
         bench_startup.run,
         bench_reading.run,
+        bench_webhook.run,
+        bench_workers.run,
     )
     runs: dict[str, list[tuple[str, Callable[[], Result]]]] = {
         "engine": [
@@ -143,6 +202,31 @@ def plan(options: argparse.Namespace) -> dict[str, list[tuple[str, Callable[[], 
             )
         ],
         "reading": [("reading", functools.partial(reading, rounds=sizes.rounds, size=sizes.line))],
+        "webhook": [
+            (
+                f"webhook, {where(url)}",
+                functools.partial(
+                    webhook,
+                    deliveries=options.deliveries or sizes.deliveries,
+                    budget=sizes.webhook_budget,
+                    database_url=url,
+                    concurrency=options.concurrency,
+                    layouts=sizes.layouts,
+                ),
+            )
+            for url in urls
+        ],
+        "workers": [
+            (
+                "workers, PostgreSQL",
+                functools.partial(
+                    workers,
+                    messages=options.worker_messages or sizes.worker_messages,
+                    budget=sizes.workers_budget,
+                    database_url=options.database_url,
+                ),
+            )
+        ],
     }
     chosen = options.only or list(NAMES)
     return {name: runs[name] for name in NAMES if name in chosen}
