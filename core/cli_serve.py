@@ -51,6 +51,7 @@ def serve(
     with TLS (see the README)."""
     import uvicorn
 
+    from civic.http_protocol import NoDelayProtocol
     from civic.serve import DEVELOPMENT_ENV, ServeError, build_host, configure_logging, create_app
 
     configure_logging()
@@ -75,6 +76,7 @@ def serve(
             workers=workers,
             log_config=None,
             proxy_headers=True,
+            http=NoDelayProtocol,
         )
         return
     try:
@@ -83,7 +85,9 @@ def serve(
         )
     except ServeError as exc:
         fail(str(exc))
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, proxy_headers=True, http=NoDelayProtocol
+    )
 
 
 @inbox_app.command("dead-letters")
