@@ -13,7 +13,9 @@ stamp shared by all processes. Two kinds of citizens write at once:
   first message of a new citizen among them): the inbox decides their order.
 
 On PostgreSQL the test is skipped without ``CIVIC_TEST_DATABASE_URL``; SQLite runs the
-same workers on one file, smaller.
+same workers on one file, smaller. The tests after it take the pieces one at a time: a
+delivery waiting behind another worker's, a failed one tried again first, a dead
+worker's, the outbox's claims and a sending round.
 """
 
 from __future__ import annotations
@@ -76,11 +78,11 @@ def _worker(url: str, jobs: Any, events: Any, stamp: Any) -> None:
     host = Host(engine=Engine(storage, secret=SECRET, manager=load_plugins(), config=config),
                 config=config)  # fmt: skip
     real_store = inbox.store
-    key = threading.local()
+    job: list[Any] = [None]  # the delivery being received: (citizen, step), body
 
     def store(*args: Any, **kwargs: Any) -> tuple[int, bool]:
         stored = real_store(*args, **kwargs)
-        events.put(("stored", key.job, stored[0]))
+        events.put(("stored", job[0][0], stored[0]))
         return stored
 
     inbox.store = store  # type: ignore[assignment]  # the real one, reporting as it goes
@@ -104,12 +106,13 @@ def _worker(url: str, jobs: Any, events: Any, stamp: Any) -> None:
     sender = threading.Thread(target=asyncio.run, args=(deliver(),))
     sender.start()
     try:
-        while (job := jobs.get()) is not None:
-            key.job, body = job
+        while (taken := jobs.get()) is not None:
+            job[0] = taken
+            key, body = taken
             _inbox_id, status = inbox.receive(
                 host, "whatsapp", body, whatsapp.process, whatsapp.sender(json.loads(body))
             )
-            events.put(("received", key.job, status))
+            events.put(("received", key, status))
         jobs.get()  # the second None: every delivery is processed, every message sent
     finally:
         stop.set()
@@ -239,7 +242,9 @@ class Run:
         expected = len(self.bursters) * BURST + len(self.requesters) * len(REQUEST)
         received = 0
         while received < expected:
-            kind, (who, step), value = self._next(events, deadline)
+            kind, key, value = self._next(events, deadline)
+            assert kind != "sends", "a worker stopped before the end"
+            who, step = key
             if kind == "received":
                 received += 1
                 self.statuses[value] += 1
