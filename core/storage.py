@@ -1265,22 +1265,22 @@ class Transaction:
         lease: dt.timedelta | None = None,
     ) -> tuple[int, bool]:
         """Store a channel's raw delivery before it is acknowledged; returns its id and
-        whether the caller holds it (to process it now, for ``lease``).
+        whether the caller now holds it (to process it at once, for ``lease``).
 
-        A delivery without a ``sender`` is always held. A sender's delivery is held when
-        none of theirs is still to process; otherwise the earlier ones come first
+        With a ``lease`` the caller holds the delivery, unless it has a ``sender`` with an
+        earlier delivery still to process: the earlier ones come first
         (:meth:`next_inbox`). On PostgreSQL one sender's deliveries are stored one at a
         time (a transaction lock on the sender), so their ids follow the order in which
         they were committed; SQLite's write lock does the same for every delivery.
         """
         held = lease is not None
-        if sender is not None and lease is not None:
-            if self.conn.dialect.name == "postgresql":
-                self.conn.execute(_LOCK_SENDER, {"key": _sender_key(channel, sender)})
-            waiting = self.conn.execute(
-                _SENDER_WAITING, {"channel": channel, "sender": sender}
-            ).first()
-            held = waiting is None
+        if sender is not None:
+            self.lock_sender(channel, sender)
+            if held:
+                waiting = self.conn.execute(
+                    _SENDER_WAITING, {"channel": channel, "sender": sender}
+                ).first()
+                held = waiting is None
         result = self.conn.execute(
             inbox_t.insert().values(
                 channel=channel,
@@ -1294,12 +1294,22 @@ class Transaction:
         )
         return _inserted_id(result), held
 
+    def lock_sender(self, channel: str, sender: str) -> None:
+        """Until the end of this transaction, be the only one changing the sender's line
+        of deliveries: storing one, taking the next, finishing one (PostgreSQL; SQLite's
+        write lock already is). Take it before touching the sender's rows: every
+        transaction locks in that order, so none waits for another that waits for it."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(_LOCK_SENDER, {"key": _sender_key(channel, sender)})
+
     def next_inbox(
         self, channel: str, sender: str, now: dt.datetime, lease: dt.timedelta
     ) -> RowMapping | None:
         """Take the sender's oldest delivery still to process, for ``lease``; ``None``
         when there is none, or another worker holds it (that worker takes the next one
-        when it is done). Several workers asking at once: one gets it."""
+        when it is done). Under the sender's lock (:meth:`lock_sender`), so a delivery
+        stored meanwhile is either seen here or stored seeing this one finished."""
+        self.lock_sender(channel, sender)
         row = (
             self.conn.execute(_SENDER_OLDEST, {"channel": channel, "sender": sender})
             .mappings()

@@ -42,7 +42,7 @@ from civic.channels import Channel, Host, Outgoing, Sent, inbox
 from civic.crypto import load_vault
 from civic.engine import Engine
 from civic.plugins import load_plugins
-from civic.storage import Storage, inbox_t, message_t, outbox_t, submission_t
+from civic.storage import Storage, Transaction, inbox_t, message_t, outbox_t, submission_t
 from civic.values import Inbound
 from tests.conftest import POSTGRES_URL, SECRET
 
@@ -411,6 +411,51 @@ def test_a_delivery_behind_one_in_progress_is_processed_next_by_that_worker(host
     assert first[0][1] == "processed"
     assert process.seen == [("first", b"1"), ("MainThread", b"x"), ("first", b"2")]
     assert statuses(host) == {b"1": "processed", b"2": "processed", b"x": "processed"}
+
+
+def test_a_delivery_stored_while_the_previous_one_is_being_finished_is_not_left_behind(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker A has processed delivery 1 and, in the transaction that marks it, found
+    nothing next; before A commits, worker B stores delivery 2 and would see 1 still
+    unfinished. B must wait for A's transaction (then 1 is finished and B processes 2)."""
+    host = Host(engine=postgres_engine, config=postgres_engine.config)
+    storage = postgres_engine.storage
+    real_next = Transaction.next_inbox
+    second: list[tuple[int, str]] = []
+    b = threading.Thread(
+        target=lambda: second.append(inbox.receive(host, "whatsapp", b"2", Recorder(), "5511"))
+    )
+
+    def next_inbox(tx: Transaction, *args: Any) -> Any:
+        found = real_next(tx, *args)
+        if threading.current_thread().name == "A" and not b.is_alive() and not second:
+            b.start()  # B arrives now, while A's transaction is still open
+            while b.is_alive() and not waiting_for_a_lock(storage):
+                time.sleep(0.01)
+        return found
+
+    monkeypatch.setattr(Transaction, "next_inbox", next_inbox)
+    first: list[tuple[int, str]] = []
+    a = threading.Thread(
+        target=lambda: first.append(inbox.receive(host, "whatsapp", b"1", Recorder(), "5511")),
+        name="A",
+    )
+    a.start()
+    a.join(10)
+    b.join(10)
+    assert first[0][1] == "processed"
+    assert second[0][1] == "processed"
+    assert statuses(host) == {b"1": "processed", b"2": "processed"}
+
+
+def waiting_for_a_lock(storage: Storage) -> bool:
+    with storage.engine.connect() as conn:
+        return bool(
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).scalar()
+        )
 
 
 def test_a_failed_delivery_is_tried_again_before_the_senders_next(host: Host) -> None:

@@ -46,7 +46,8 @@ Process = Callable[[Host, bytes], Sequence[str]]
 #: Processing tries before a delivery that keeps failing becomes a dead letter.
 GIVE_UP_AFTER = 5
 #: How long a worker holds a delivery it processes: one that died holding it lets it go
-#: when this ends, and its sender's later deliveries wait until then.
+#: when this ends, and its sender's later deliveries wait until then. Far longer than
+#: processing takes (milliseconds), or another worker would take the delivery meanwhile.
 LEASE = dt.timedelta(minutes=2)
 #: The longest sender address kept (the engine refuses longer ones).
 SENDER_LIMIT = 128
@@ -188,6 +189,8 @@ def _process(
         status = "dead" if problems else "processed"
         with host.engine.storage.transaction() as tx:
             now = host.engine.clock()
+            if queue is not None:
+                tx.lock_sender(*queue)  # first: a delivery stored meanwhile is seen next
             tx.mark_inbox(inbox_id, status, now, "; ".join(problems) or None)
             if queue is not None:
                 following = tx.next_inbox(*queue, now, LEASE)
@@ -197,6 +200,8 @@ def _process(
         try:
             with host.engine.storage.transaction() as tx:
                 now = host.engine.clock()
+                if queue is not None:
+                    tx.lock_sender(*queue)
                 failed = tx.fail_inbox(
                     inbox_id, now, f"{type(exc).__name__}: {exc!r}", give_up_after=GIVE_UP_AFTER
                 )
