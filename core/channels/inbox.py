@@ -17,7 +17,8 @@ in inbox order, and never beside another one of theirs:
 - otherwise it waits in the inbox, and this worker takes the sender's oldest one if no
   other worker holds it (:meth:`~civic.storage.Transaction.next_inbox`);
 - a worker that finishes a delivery takes the sender's next one in the same transaction
-  that marks it processed, so a delivery that waited is never left behind;
+  that marks it processed, so a delivery that waited is never left behind (storing,
+  taking and finishing hold the sender's lock: :meth:`~civic.storage.Transaction.lock_sender`);
 - a delivery whose processing failed is let go, and tried again before the sender's
   later ones (until it becomes a dead letter); a worker that died holding one lets it
   go when its :data:`LEASE` ends.
