@@ -4,6 +4,16 @@ A message is *claimed* for a lease before it is sent, so several workers never s
 at once, and a worker that dies mid-send leaves it to be taken again when the lease ends.
 A failed send is tried again after a growing delay; after the last try it is marked
 ``failed`` with the reason, for staff to see. Everything lives in the outbox table.
+
+Any number of workers may deliver at once (:meth:`~civic.storage.Transaction.claim_outbox`
+takes rows no other worker holds). Each citizen gets their messages in order: a message
+waits while an earlier one to the same address is held or waits for its retry, and a
+worker sends what it claimed oldest first, holding back an address's later messages
+once one of them was not sent. A claimed message is sent only while enough of its lease
+is left (:data:`SEND_WITHIN`); the rest are given back, so a lease never ends during a
+send and another worker never sends the same message again. A worker that dies after
+the provider accepted a message but before recording it leaves it to be sent again: a
+message is sent at least once, and twice only then.
 """
 
 from __future__ import annotations
@@ -29,6 +39,9 @@ BACKOFF = (
 )
 #: How long a claimed message is reserved for its sender.
 LEASE = dt.timedelta(seconds=60)
+#: A claimed message is sent only within this time of its claim: the rest of the lease
+#: covers the send itself (the WhatsApp channel gives a request 15 seconds).
+SEND_WITHIN = LEASE / 2
 
 
 def retry_at(attempts: int, now: dt.datetime) -> dt.datetime | None:
@@ -52,7 +65,13 @@ async def deliver_due(host: Host, channel: Channel, *, limit: int = 20) -> int:
         ]
 
     sent = 0
+    held: set[str] = set()  # addresses one of whose messages was not sent this round
+    unsent: list[int] = []
     for outgoing in await host.call(claim):
+        if outgoing.address in held or host.engine.clock() - now >= SEND_WITHIN:
+            held.add(outgoing.address)
+            unsent.append(outgoing.delivery.id)
+            continue
         try:
             result = await channel.sender(host, outgoing)
         except Exception as exc:  # a sender bug must not stop the others
@@ -62,7 +81,16 @@ async def deliver_due(host: Host, channel: Channel, *, limit: int = 20) -> int:
             result = Sent(ok=False, error=f"{type(exc).__name__}: {exc}")
         await host.call(_record, host, outgoing.delivery.id, result)
         sent += result.ok
+        if not result.ok:
+            held.add(outgoing.address)
+    if unsent:
+        await host.call(_release, host, unsent, now + LEASE)
     return sent
+
+
+def _release(host: Host, ids: list[int], claimed_until: dt.datetime) -> None:
+    with host.engine.storage.transaction() as tx:
+        tx.release_outbox(ids, claimed_until)
 
 
 def _record(host: Host, outbox_id: int, result: Sent) -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 import threading
+import zlib
 import zoneinfo
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -236,6 +237,58 @@ class _Statements:
             statement = table.update().where(table.c[by] == sa.bindparam("row_id"))
             prepared = self._compiled[key] = Prepared(statement, self.dialect, columns)
         return prepared
+
+# The inbox and the outbox, shared by every worker. Literal statuses, so the planner can
+# use the partial index of deliveries still to process.
+_INBOX_RECEIVED = inbox_t.c.status == sa.literal_column("'received'")
+#: A PostgreSQL transaction lock on one sender of one channel: advisory locks keyed by
+#: two integers, the first 1667855971 ("civc" in ASCII) for the inbox, the second
+#: :func:`_sender_key`.
+_LOCK_SENDER = sa.text("SELECT pg_advisory_xact_lock(1667855971, CAST(:key AS integer))")
+_SENDER_WAITING = (
+    sa.select(inbox_t.c.id)
+    .where(
+        inbox_t.c.channel == sa.bindparam("channel"),
+        inbox_t.c.sender == sa.bindparam("sender"),
+        _INBOX_RECEIVED,
+    )
+    .limit(1)
+)
+_SENDER_OLDEST = (
+    sa.select(inbox_t)
+    .where(
+        inbox_t.c.channel == sa.bindparam("channel"),
+        inbox_t.c.sender == sa.bindparam("sender"),
+        _INBOX_RECEIVED,
+    )
+    .order_by(inbox_t.c.id)
+    .limit(1)
+)
+_OUTBOX_DUE = sa.or_(
+    outbox_t.c.next_attempt_at.is_(None), outbox_t.c.next_attempt_at <= sa.bindparam("now")
+)
+_earlier = outbox_t.alias("earlier")
+#: Pending due messages of a channel, oldest first, but those behind an earlier message
+#: to the same address that is not due (held by a worker, or waiting for its retry).
+_CLAIMABLE = (
+    sa.select(outbox_t, conversation_t.c.channel_data)
+    .select_from(outbox_t.join(conversation_t, conversation_t.c.id == outbox_t.c.conversation_id))
+    .where(
+        outbox_t.c.channel == sa.bindparam("channel"),
+        outbox_t.c.status == "pending",
+        _OUTBOX_DUE,
+        ~sa.exists().where(
+            _earlier.c.channel == outbox_t.c.channel,
+            _earlier.c.address == outbox_t.c.address,
+            _earlier.c.status == "pending",
+            _earlier.c.id < outbox_t.c.id,
+            _earlier.c.next_attempt_at > sa.bindparam("now"),
+        ),
+    )
+    .order_by(outbox_t.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_CLAIMABLE_LOCKED = _CLAIMABLE.with_for_update(skip_locked=True, of=outbox_t)
 
 
 class StorageError(RuntimeError):
@@ -1578,14 +1631,83 @@ class Transaction:
         return [int(value) for value in self.conn.execute(query).scalars()]
 
     # -- channels: the inbox, sending, statuses -------------------------------------
-    def add_inbox(self, channel: str, body: bytes, now: dt.datetime) -> int:
-        """Store a channel's raw delivery before it is acknowledged."""
+    def add_inbox(
+        self,
+        channel: str,
+        body: bytes,
+        now: dt.datetime,
+        *,
+        sender: str | None = None,
+        lease: dt.timedelta | None = None,
+    ) -> tuple[int, bool]:
+        """Store a channel's raw delivery before it is acknowledged; returns its id and
+        whether the caller now holds it (to process it at once, for ``lease``).
+
+        With a ``lease`` the caller holds the delivery, unless it has a ``sender`` with an
+        earlier delivery still to process: the earlier ones come first
+        (:meth:`next_inbox`). On PostgreSQL one sender's deliveries are stored one at a
+        time (a transaction lock on the sender), so their ids follow the order in which
+        they were committed; SQLite's write lock does the same for every delivery.
+        """
+        held = lease is not None
+        if sender is not None:
+            self.lock_sender(channel, sender)
+            if held:
+                waiting = self.conn.execute(
+                    _SENDER_WAITING, {"channel": channel, "sender": sender}
+                ).first()
+                held = waiting is None
         result = self.conn.execute(
             inbox_t.insert().values(
-                channel=channel, body=body, status="received", attempts=0, received_at=now
+                channel=channel,
+                body=body,
+                status="received",
+                attempts=0,
+                received_at=now,
+                sender=sender,
+                claimed_until=now + lease if held and lease is not None else None,
             )
         )
-        return _inserted_id(result)
+        return _inserted_id(result), held
+
+    def lock_sender(self, channel: str, sender: str) -> None:
+        """Until the end of this transaction, be the only one changing the sender's line
+        of deliveries: storing one, taking the next, finishing one (PostgreSQL; SQLite's
+        write lock already is). Take it before touching the sender's rows: every
+        transaction locks in that order, so none waits for another that waits for it."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(_LOCK_SENDER, {"key": _sender_key(channel, sender)})
+
+    def next_inbox(
+        self, channel: str, sender: str, now: dt.datetime, lease: dt.timedelta
+    ) -> RowMapping | None:
+        """Take the sender's oldest delivery still to process, for ``lease``; ``None``
+        when there is none, or another worker holds it (that worker takes the next one
+        when it is done). Under the sender's lock (:meth:`lock_sender`), so a delivery
+        stored meanwhile is either seen here or stored seeing this one finished."""
+        self.lock_sender(channel, sender)
+        row = (
+            self.conn.execute(_SENDER_OLDEST, {"channel": channel, "sender": sender})
+            .mappings()
+            .first()
+        )
+        if row is None or (row["claimed_until"] is not None and row["claimed_until"] > now):
+            return None
+        return row if self.claim_inbox(row["id"], now, lease) else None
+
+    def claim_inbox(self, inbox_id: int, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Hold a delivery still to process for ``lease``, unless another worker holds
+        it; returns whether this worker now does."""
+        taken = self.conn.execute(
+            inbox_t.update()
+            .where(
+                inbox_t.c.id == inbox_id,
+                _INBOX_RECEIVED,
+                sa.or_(inbox_t.c.claimed_until.is_(None), inbox_t.c.claimed_until <= now),
+            )
+            .values(claimed_until=now + lease)
+        ).rowcount
+        return bool(taken)
 
     def mark_inbox(
         self, inbox_id: int, status: str, now: dt.datetime, error: str | None = None
@@ -1599,12 +1721,14 @@ class Transaction:
                 error=storable_text(error) if error else None,
                 attempts=inbox_t.c.attempts + 1,
                 processed_at=now,
+                claimed_until=None,
             )
         )
 
     def fail_inbox(self, inbox_id: int, now: dt.datetime, error: str, *, give_up_after: int) -> str:
-        """Count a failed processing; after ``give_up_after`` tries the delivery becomes a
-        dead letter (kept, listed for staff). Returns its status."""
+        """Count a failed processing and let the delivery go (the next worker to look
+        tries it again); after ``give_up_after`` tries it becomes a dead letter (kept,
+        listed for staff). Returns its status."""
         attempts = 1 + int(
             self.conn.execute(
                 sa.select(inbox_t.c.attempts).where(inbox_t.c.id == inbox_id)
@@ -1614,7 +1738,12 @@ class Transaction:
         self.conn.execute(
             inbox_t.update()
             .where(inbox_t.c.id == inbox_id)
-            .values(attempts=attempts, status=status, error=storable_text(error)[:2000])
+            .values(
+                attempts=attempts,
+                status=status,
+                error=storable_text(error)[:2000],
+                claimed_until=None,
+            )
         )
         return status
 
@@ -1635,29 +1764,84 @@ class Transaction:
     def claim_outbox(
         self, channel: str, now: dt.datetime, lease: dt.timedelta, limit: int = 20
     ) -> list[tuple[Delivery, str, str | None]]:
-        """Take pending messages of ``channel`` that are due, for ``lease``: another
-        worker skips them until the lease ends (a crashed sender's messages come back).
-        Returns each delivery with its address and its conversation's channel data."""
-        due = sa.or_(outbox_t.c.next_attempt_at.is_(None), outbox_t.c.next_attempt_at <= now)
-        query = (
-            sa.select(outbox_t, conversation_t.c.channel_data)
-            .select_from(
-                outbox_t.join(conversation_t, conversation_t.c.id == outbox_t.c.conversation_id)
-            )
-            .where(outbox_t.c.channel == channel, outbox_t.c.status == "pending", due)
-            .order_by(outbox_t.c.id)
-            .limit(limit)
+        """Take due pending messages of ``channel``, oldest first, for ``lease``: other
+        workers skip them until it ends (a crashed sender's messages come back). Returns
+        each delivery with its address and its conversation's channel data.
+
+        A message is not taken while an earlier one to the same address is pending and
+        not due (another worker holds it, or it waits to be tried again): each citizen
+        gets their messages in order. On PostgreSQL the rows are locked with ``FOR
+        UPDATE SKIP LOCKED``, so workers claiming at once take different rows without
+        waiting for each other; SQLite's write lock makes claimers take turns.
+        """
+        until = now + lease
+        postgres = self.conn.dialect.name == "postgresql"
+        rows = list(
+            self.conn.execute(
+                _CLAIMABLE_LOCKED if postgres else _CLAIMABLE,
+                {"channel": channel, "now": now, "limit": limit},
+            ).mappings()
         )
-        claimed = []
-        for row in list(self.conn.execute(query).mappings()):
-            taken = self.conn.execute(
+        if postgres and rows:
+            rows = self._first_in_line(channel, rows)
+        if not rows:
+            return []
+        taken = set(
+            self.conn.execute(
                 outbox_t.update()
-                .where(outbox_t.c.id == row["id"], outbox_t.c.status == "pending", due)
-                .values(next_attempt_at=now + lease)
-            ).rowcount
-            if taken:
-                claimed.append((_delivery(row), row["address"], row["channel_data"]))
-        return claimed
+                .where(outbox_t.c.id.in_([row["id"] for row in rows]), _OUTBOX_DUE)
+                .values(next_attempt_at=until)
+                .returning(outbox_t.c.id),
+                {"now": now},
+            ).scalars()
+        )
+        return [
+            (_delivery(row), row["address"], row["channel_data"])
+            for row in rows
+            if row["id"] in taken
+        ]
+
+    def _first_in_line(self, channel: str, rows: list[RowMapping]) -> list[RowMapping]:
+        """The locked rows that no pending row outside them precedes on their address.
+        An earlier row another worker is claiming at this very moment was skipped as
+        locked: the later ones of its address wait for the next round."""
+        ours = {row["id"] for row in rows}
+        earlier = self.conn.execute(
+            sa.select(outbox_t.c.id, outbox_t.c.address)
+            .where(
+                outbox_t.c.channel == channel,
+                outbox_t.c.address.in_(sorted({row["address"] for row in rows})),
+                outbox_t.c.status == "pending",
+                outbox_t.c.id <= max(ours),
+            )
+            .order_by(outbox_t.c.id)
+        )
+        behind: set[str] = set()
+        first = set()
+        for outbox_id, address in earlier:
+            if address in behind:
+                continue
+            if outbox_id in ours:
+                first.add(outbox_id)
+            else:
+                behind.add(address)
+        return [row for row in rows if row["id"] in first]
+
+    def release_outbox(self, ids: Collection[int], claimed_until: dt.datetime) -> int:
+        """Give back claimed messages this worker did not send (due again at once);
+        those another worker claimed since are left alone. Returns rows released."""
+        if not ids:
+            return 0
+        result = self.conn.execute(
+            outbox_t.update()
+            .where(
+                outbox_t.c.id.in_(list(ids)),
+                outbox_t.c.status == "pending",
+                outbox_t.c.next_attempt_at == claimed_until,
+            )
+            .values(next_attempt_at=None)
+        )
+        return int(result.rowcount or 0)
 
     def record_attempt(
         self,
@@ -1746,6 +1930,13 @@ class Transaction:
 
 
 # -- helpers --------------------------------------------------------------------------
+
+
+def _sender_key(channel: str, sender: str) -> int:
+    """The second half of a sender's PostgreSQL advisory lock: a signed 32-bit hash of
+    the channel and address (two senders sharing one only wait for each other)."""
+    text = f"{channel}\n{sender}".encode("utf-8", "surrogatepass")
+    return zlib.crc32(text) - 2**31
 
 
 def _delivery(row: Row) -> Delivery:

@@ -283,10 +283,25 @@ class Audit(SQLModel, table=True):
 class Inbox(SQLModel, table=True):
     """A channel's raw delivery, stored before it is acknowledged: nothing acknowledged is
     ever lost. ``status`` is ``received``, ``processed`` or ``dead`` (a dead letter:
-    civic could not understand it; ``civic inbox retry`` processes it again)."""
+    civic could not understand it; ``civic inbox retry`` processes it again).
+
+    ``sender`` is the citizen's address when every message of the delivery is theirs: one
+    sender's deliveries are processed one at a time, in ``id`` order, by whichever worker
+    holds the oldest (``claimed_until``: until when a worker holds it)."""
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_status", "status", "id"),)
+    __table_args__ = (
+        Index("ix_inbox_status", "status", "id"),
+        # The deliveries of one sender still to process, oldest first.
+        Index(
+            "ix_inbox_sender_received",
+            "channel",
+            "sender",
+            "id",
+            sqlite_where=text("status = 'received'"),
+            postgresql_where=text("status = 'received'"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=32)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -295,6 +310,8 @@ class Inbox(SQLModel, table=True):
     attempts: int = 0
     received_at: dt.datetime = utc_field()
     processed_at: dt.datetime | None = utc_field(nullable=True)
+    sender: str | None = Field(default=None, max_length=128)
+    claimed_until: dt.datetime | None = utc_field(nullable=True)
 
 
 class EarlyStatus(SQLModel, table=True):

@@ -404,8 +404,9 @@ def test_an_old_runner_version_newer_than_this_civic_asks_to_upgrade_civic(
     storage = Storage(empty_url)
     try:
         with storage.engine.begin() as conn:
+            newer = HEAD_NUMBER + 1
             conn.exec_driver_sql(
-                "UPDATE civic_setting SET value = '7' WHERE key = 'schema_version'"
+                f"UPDATE civic_setting SET value = '{newer}' WHERE key = 'schema_version'"
             )
         with pytest.raises(StorageError, match="upgrade civic"):
             storage.migrate()

@@ -85,6 +85,18 @@ def process(host: Host, body: bytes) -> list[str]:
     return reasons
 
 
+def sender(payload: object) -> str | None:
+    """The citizen whose messages a delivery holds, when they are all one citizen's
+    (their address, as the engine gets it): the inbox processes one sender's deliveries
+    in order. ``None`` for statuses alone, several citizens, or nothing readable."""
+    found = {
+        event.address[:128]
+        for event in api.parse_delivery(payload)
+        if isinstance(event, api.IncomingMessage)
+    }
+    return found.pop() if len(found) == 1 else None
+
+
 def _message(host: Host, event: api.IncomingMessage) -> str | None:
     if event.kind == "system":
         return None  # a changed number or id: nothing the citizen wrote
@@ -148,11 +160,13 @@ def routes(host: Host) -> Sequence[Any]:
             log.warning("whatsapp: delivery refused: missing or bad signature")
             return PlainTextResponse("bad signature", status_code=401)
         try:
-            json.loads(body)
+            payload = json.loads(body)
         except (ValueError, RecursionError) as exc:
             log.warning("whatsapp: delivery refused: malformed JSON: %s", exc)
             return PlainTextResponse("malformed JSON", status_code=400)
-        inbox_id, status = await host.call(inbox_module.receive, host, NAME, body, process)
+        inbox_id, status = await host.call(
+            inbox_module.receive, host, NAME, body, process, sender(payload)
+        )
         log.info("whatsapp: delivery %s %s", inbox_id, status)
         return PlainTextResponse("ok")  # stored: acknowledged, whatever happens next
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 #: The newest revision: the schema of :mod:`civic.tables`.
-HEAD = "0005"
+HEAD = "0007"
 #: Where ``env.py`` and ``versions/`` live (inside the installed package).
 LOCATION = Path(__file__).resolve().parent
 
