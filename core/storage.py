@@ -238,6 +238,7 @@ class _Statements:
             prepared = self._compiled[key] = Prepared(statement, self.dialect, columns)
         return prepared
 
+
 # The inbox and the outbox, shared by every worker. Literal statuses, so the planner can
 # use the partial index of deliveries still to process.
 _INBOX_RECEIVED = inbox_t.c.status == sa.literal_column("'received'")
