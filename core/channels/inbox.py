@@ -93,6 +93,22 @@ def receive(
     """
     sender = usable_sender(sender)
     inbox_id, held = store(host, channel, body, sender)
+    return inbox_id, process_stored(host, channel, inbox_id, held, body, process, sender)
+
+
+def process_stored(
+    host: Host,
+    channel: str,
+    inbox_id: int,
+    held: bool,
+    body: bytes,
+    process: Process,
+    sender: str | None = None,
+) -> str:
+    """Process a delivery :func:`store` kept (``held`` is what it returned), with the
+    sender's deliveries that wait after it; returns its status (see :func:`receive`).
+    A webhook acknowledges the delivery once stored and calls this afterwards."""
+    sender = usable_sender(sender)
     try:
         if held:
             item: Row | None = {
@@ -104,8 +120,8 @@ def receive(
         done = _work(host, item, process)
     except Exception:  # stored, hence acknowledged: the inbox loop tries again
         log.exception("inbox %s: processing the sender's deliveries failed", inbox_id)
-        return inbox_id, "received"
-    return inbox_id, done.get(inbox_id, "received")
+        return "received"
+    return done.get(inbox_id, "received")
 
 
 def drain(host: Host, channel: str, sender: str, process: Process) -> dict[int, str]:

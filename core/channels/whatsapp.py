@@ -131,8 +131,23 @@ def _message(host: Host, event: api.IncomingMessage) -> str | None:
     return None
 
 
+async def _process_stored(
+    host: Host, inbox_id: int, held: bool, body: bytes, citizen: str | None
+) -> None:
+    """Process a delivery the webhook stored and acknowledged (never raises)."""
+    try:
+        status = await host.call(
+            inbox_module.process_stored, host, NAME, inbox_id, held, body, process, citizen
+        )
+    except Exception:  # stored: the inbox loop processes it again
+        log.exception("whatsapp: delivery %s: processing failed", inbox_id)
+        return
+    log.info("whatsapp: delivery %s %s", inbox_id, status)
+
+
 def routes(host: Host) -> Sequence[Any]:
     """``GET`` (the verification handshake) and ``POST`` (deliveries) on the webhook."""
+    from starlette.background import BackgroundTask
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse, Response
     from starlette.routing import Route
@@ -164,11 +179,12 @@ def routes(host: Host) -> Sequence[Any]:
         except (ValueError, RecursionError) as exc:
             log.warning("whatsapp: delivery refused: malformed JSON: %s", exc)
             return PlainTextResponse("malformed JSON", status_code=400)
-        inbox_id, status = await host.call(
-            inbox_module.receive, host, NAME, body, process, sender(payload)
-        )
-        log.info("whatsapp: delivery %s %s", inbox_id, status)
-        return PlainTextResponse("ok")  # stored: acknowledged, whatever happens next
+        citizen = inbox_module.usable_sender(sender(payload))
+        inbox_id, held = await host.call(inbox_module.store, host, NAME, body, citizen)
+        # Stored: acknowledged now, whatever happens next. It is processed right after
+        # the answer is sent (a crash before is made good by the inbox loop).
+        later = BackgroundTask(_process_stored, host, inbox_id, held, body, citizen)
+        return PlainTextResponse("ok", background=later)
 
     return [
         Route(PATH, verify, methods=["GET"]),
