@@ -42,6 +42,8 @@ LEASE = dt.timedelta(seconds=60)
 #: A claimed message is sent only within this time of its claim: the rest of the lease
 #: covers the send itself (the WhatsApp channel gives a request 15 seconds).
 SEND_WITHIN = LEASE / 2
+#: Sends in flight at once (to different citizens) per worker and channel.
+CONCURRENT_SENDS = 16
 
 
 def retry_at(attempts: int, now: dt.datetime) -> dt.datetime | None:
@@ -49,8 +51,10 @@ def retry_at(attempts: int, now: dt.datetime) -> dt.datetime | None:
     return now + BACKOFF[attempts] if attempts < len(BACKOFF) else None
 
 
-async def deliver_due(host: Host, channel: Channel, *, limit: int = 20) -> int:
-    """Send the due messages of one channel once; returns how many were sent."""
+async def deliver_due(host: Host, channel: Channel, *, limit: int = 100) -> int:
+    """Send the due messages of one channel once; returns how many were sent. Different
+    addresses are sent to at once (at most :data:`CONCURRENT_SENDS` requests), each
+    address's messages one after the other, oldest first."""
     if channel.sender is None:
         return 0
     storage = host.engine.storage
@@ -64,28 +68,38 @@ async def deliver_due(host: Host, channel: Channel, *, limit: int = 20) -> int:
             for delivery, address, channel_data in claimed
         ]
 
-    sent = 0
-    held: set[str] = set()  # addresses one of whose messages was not sent this round
-    unsent: list[int] = []
+    chains: dict[str, list[Outgoing]] = {}  # each address's messages, oldest first
     for outgoing in await host.call(claim):
-        if outgoing.address in held or host.engine.clock() - now >= SEND_WITHIN:
-            held.add(outgoing.address)
-            unsent.append(outgoing.delivery.id)
-            continue
-        try:
-            result = await channel.sender(host, outgoing)
-        except Exception as exc:  # a sender bug must not stop the others
-            log.exception(
-                "channel %s: sending outbox %s raised", channel.name, outgoing.delivery.id
-            )
-            result = Sent(ok=False, error=f"{type(exc).__name__}: {exc}")
-        await host.call(_record, host, outgoing.delivery.id, result)
-        sent += result.ok
-        if not result.ok:
-            held.add(outgoing.address)
+        chains.setdefault(outgoing.address, []).append(outgoing)
+    gate = asyncio.Semaphore(CONCURRENT_SENDS)
+
+    async def send_chain(chain: list[Outgoing]) -> tuple[int, list[int]]:
+        """Send one address's messages in order; stop at the first not sent."""
+        sent = 0
+        for position, outgoing in enumerate(chain):
+            if host.engine.clock() - now >= SEND_WITHIN:
+                return sent, [o.delivery.id for o in chain[position:]]
+            assert channel.sender is not None
+            try:
+                async with gate:
+                    result = await channel.sender(host, outgoing)
+            except Exception as exc:  # a sender bug must not stop the others
+                log.exception(
+                    "channel %s: sending outbox %s raised", channel.name, outgoing.delivery.id
+                )
+                result = Sent(ok=False, error=f"{type(exc).__name__}: {exc}")
+            await host.call(_record, host, outgoing.delivery.id, result)
+            sent += result.ok
+            if not result.ok:  # the address's later messages wait for this one
+                return sent, [o.delivery.id for o in chain[position + 1 :]]
+        return sent, []
+
+    # Different citizens at once, each one's messages in order.
+    done = await asyncio.gather(*(send_chain(chain) for chain in chains.values()))
+    unsent = [outbox_id for _, ids in done for outbox_id in ids]
     if unsent:
         await host.call(_release, host, unsent, now + LEASE)
-    return sent
+    return sum(sent for sent, _ in done)
 
 
 def _release(host: Host, ids: list[int], claimed_until: dt.datetime) -> None:
