@@ -11,9 +11,31 @@ waits while an earlier one to the same address is held or waits for its retry, a
 worker sends what it claimed oldest first, holding back an address's later messages
 once one of them was not sent. A claimed message is sent only while enough of its lease
 is left (:data:`SEND_WITHIN`); the rest are given back, so a lease never ends during a
-send and another worker never sends the same message again. A worker that dies after
-the provider accepted a message but before recording it leaves it to be sent again: a
-message is sent at least once, and twice only then.
+send and another worker never sends the same message again.
+
+**Exactly once, across a crash.** A worker killed after the provider accepted a message
+and before recording it cannot know, when it starts again, whether the request went out.
+Sending again would be at-least-once (the citizen reads the reply twice); not sending
+would lose it when the request never left. civic uses what the provider offers:
+
+- the claim is the *sending mark*: it is committed before any request, and holds the
+  message for :data:`IN_DOUBT` (the grace period) rather than a short lease. Messages
+  the worker did not get to send are given back at once (their mark removed), a send
+  that failed is recorded with its retry time, a send that succeeded is recorded sent:
+  only a worker that died leaves a mark standing;
+- every send names its outbox row to the provider (WhatsApp: ``biz_opaque_callback_data``
+  = ``civic:<outbox id>``, which Meta echoes in the message's status webhooks), so a
+  status that arrives for a message civic never recorded sent records it sent
+  (:meth:`~civic.storage.Transaction.apply_status`), and it is never sent again;
+- a marked message for which no status arrived within :data:`IN_DOUBT` is sent again.
+
+The trade-off, documented in ``docs/faults.md``: after a crash, a message the provider
+did accept is sent exactly once as long as its status webhook reaches civic within the
+grace period (Meta retries webhooks for days, so this fails only when civic is down
+longer than the grace period); a message the dead worker had claimed and not sent (or
+whose request never reached the provider) waits for the grace period before it is sent.
+Without a crash nothing changes: each message is sent once, at once. A channel whose
+provider sends no statuses gets at-least-once after the grace period.
 """
 
 from __future__ import annotations
@@ -23,8 +45,10 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 
+from civic import failpoints
 from civic.channels import Channel, Host, Outgoing, Sent
 
 log = logging.getLogger(__name__)
@@ -37,11 +61,16 @@ BACKOFF = (
     dt.timedelta(minutes=10),
     dt.timedelta(hours=1),
 )
-#: How long a claimed message is reserved for its sender.
+#: The shortest time a claimed message is reserved for its sender.
 LEASE = dt.timedelta(seconds=60)
-#: A claimed message is sent only within this time of its claim: the rest of the lease
+#: The grace period: a claimed message is held this long (the claim is its sending
+#: mark), so one whose worker died waits this long for a status saying it was sent
+#: before it is sent again. ``CIVIC_SEND_GRACE_SECONDS`` sets it; values under a minute
+#: are for tests (a send must end within it).
+IN_DOUBT = dt.timedelta(seconds=float(os.environ.get("CIVIC_SEND_GRACE_SECONDS") or 600))
+#: A claimed message is sent only within this time of its claim: the rest of the claim
 #: covers the send itself (the WhatsApp channel gives a request 15 seconds).
-SEND_WITHIN = LEASE / 2
+SEND_WITHIN = min(LEASE, IN_DOUBT) / 2
 #: Sends in flight at once (to different citizens) per worker and channel.
 CONCURRENT_SENDS = 16
 
@@ -62,7 +91,7 @@ async def deliver_due(host: Host, channel: Channel, *, limit: int = 100) -> int:
 
     def claim() -> list[Outgoing]:
         with storage.transaction() as tx:
-            claimed = tx.claim_outbox(channel.name, now, LEASE, limit)
+            claimed = tx.claim_outbox(channel.name, now, IN_DOUBT, limit)
         return [
             Outgoing(delivery, address, _data(channel_data))
             for delivery, address, channel_data in claimed
@@ -88,6 +117,8 @@ async def deliver_due(host: Host, channel: Channel, *, limit: int = 100) -> int:
                     "channel %s: sending outbox %s raised", channel.name, outgoing.delivery.id
                 )
                 result = Sent(ok=False, error=f"{type(exc).__name__}: {exc}")
+            if result.ok:
+                failpoints.hit("after_send")
             await host.call(_record, host, outgoing.delivery.id, result)
             sent += result.ok
             if not result.ok:  # the address's later messages wait for this one
@@ -98,7 +129,7 @@ async def deliver_due(host: Host, channel: Channel, *, limit: int = 100) -> int:
     done = await asyncio.gather(*(send_chain(chain) for chain in chains.values()))
     unsent = [outbox_id for _, ids in done for outbox_id in ids]
     if unsent:
-        await host.call(_release, host, unsent, now + LEASE)
+        await host.call(_release, host, unsent, now + IN_DOUBT)
     return sum(sent for sent, _ in done)
 
 

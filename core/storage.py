@@ -300,6 +300,11 @@ class Conflict(StorageError):
     """Another worker wrote the same row first (a unique key); try again."""
 
 
+class Unavailable(StorageError):
+    """The database did not let this transaction begin within its wait (another
+    writer holds SQLite's lock); try again later."""
+
+
 class DuplicateProtocol(Conflict):
     """A protocol number (or one differing only in case and separators) is already
     stored; the transaction goes on without the refused submission."""
@@ -482,7 +487,7 @@ class Storage:
 
     # -- transactions ---------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, wait: float | None = None) -> Iterator[Transaction]:
         """One write transaction: committed when the block ends, rolled back on error.
 
         On SQLite it is ``BEGIN IMMEDIATE``: the write lock is taken at once (so two
@@ -492,12 +497,20 @@ class Storage:
         :class:`~sqlalchemy.exc.DBAPIError` with ``connection_invalidated`` set, and the
         next transaction gets a new one. A unique key taken by another worker raises
         :class:`Conflict`.
+
+        ``wait`` bounds, in seconds, how long SQLite's write lock is waited for (this
+        process's writers, then other processes': ``busy_timeout``), instead of 30 s:
+        :class:`Unavailable` after it. A webhook passes a short one, so a locked
+        database is answered with a 503 the provider retries, not a request that hangs.
         """
-        with self._one_writer(), self._writer.connect() as conn:
+        with self._one_writer(wait), self._writer.connect() as conn:
             tx = Transaction(conn, self._statements)
             try:
                 if self._begin:
-                    tx._plain(self._begin)
+                    if wait is None:
+                        tx._plain(self._begin)
+                    else:
+                        self._begin_within(tx, wait)
                 try:
                     yield tx
                 except BaseException:
@@ -509,14 +522,30 @@ class Storage:
             finally:
                 tx.close()
 
+    def _begin_within(self, tx: Transaction, wait: float) -> None:
+        """``BEGIN IMMEDIATE`` waiting at most ``wait`` seconds for another process's
+        write lock (:class:`Unavailable` after), the usual busy timeout restored."""
+        tx._plain(f"PRAGMA busy_timeout={max(int(wait * 1000), 0)}")
+        try:
+            tx._plain(self._begin or "BEGIN")
+        except sa.exc.DBAPIError as exc:
+            raise Unavailable(f"the database is locked: {exc.orig}") from exc
+        finally:
+            tx._plain(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
     @contextmanager
-    def _one_writer(self) -> Iterator[None]:
-        """Hold this process's SQLite write lock (nothing on PostgreSQL)."""
+    def _one_writer(self, wait: float | None = None) -> Iterator[None]:
+        """Hold this process's SQLite write lock (nothing on PostgreSQL), waiting at
+        most ``wait`` seconds for it when given (:class:`Unavailable` after)."""
         if self._write_lock is None:
             yield
             return
-        with self._write_lock:
+        if not self._write_lock.acquire(timeout=-1 if wait is None else max(wait, 0)):
+            raise Unavailable("the database is busy: another writer of this process holds it")
+        try:
             yield
+        finally:
+            self._write_lock.release()
 
     @contextmanager
     def reading(self) -> Iterator[Transaction]:
@@ -1905,15 +1934,34 @@ class Transaction:
         status: str,
         now: dt.datetime,
         error: str | None = None,
+        *,
+        outbox_id: int | None = None,
     ) -> bool:
         """A provider's delivery status for a message it sent; kept for later when the
-        message is not recorded yet. Returns whether a message was found."""
+        message is not recorded yet. Returns whether a message was found.
+
+        ``outbox_id`` is the outbox row the provider names (WhatsApp echoes the
+        ``biz_opaque_callback_data`` civic sent): a row of ``channel`` still pending is
+        then recorded sent with ``provider_message_id``, even when its sender died
+        before recording it (see :mod:`civic.delivery`)."""
         found = self.conn.execute(
             sa.select(outbox_t.c.id).where(
                 outbox_t.c.channel == channel,
                 outbox_t.c.provider_message_id == provider_message_id,
             )
         ).scalar()
+        if found is None and outbox_id is not None:
+            found = self.conn.execute(
+                sa.select(outbox_t.c.id).where(
+                    outbox_t.c.id == outbox_id,
+                    outbox_t.c.channel == channel,
+                    outbox_t.c.status == "pending",
+                )
+            ).scalar()
+            if found is not None:
+                self.advance_outbox(
+                    [int(found)], "sent", now, provider_message_id=provider_message_id
+                )
         if found is not None:
             if status in OUTBOX_ORDER:
                 self.advance_outbox([int(found)], status, now, error=error)
@@ -1984,6 +2032,10 @@ def _before_write(
         tx.open_pending()
 
 
+#: How long a SQLite transaction waits for another process's write lock, by default.
+BUSY_TIMEOUT_MS = 30000
+
+
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
@@ -2021,7 +2073,7 @@ def _tune_sqlite(engine: Engine, synchronous: str = "normal") -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from civic import failpoints
 from civic.channels import Host, Outgoing, Sent
 from civic.channels import inbox as inbox_module
 from civic.channels import whatsapp_api as api
@@ -33,6 +34,11 @@ PATH = "/webhooks/whatsapp"
 #: Larger bodies are refused (413): Meta's deliveries are a few KB.
 BODY_LIMIT = 1024 * 1024
 DEFAULT_API_URL = "https://graph.facebook.com/v23.0"
+#: How long the webhook waits for the database to store a delivery before answering 503
+#: (Meta retries): far less than Meta's own request timeout, far more than a store takes.
+STORE_WAIT = 5.0
+#: What civic puts before the outbox id in ``biz_opaque_callback_data``.
+CALLBACK_PREFIX = "civic:"
 
 
 def setting(name: str) -> str:
@@ -76,13 +82,29 @@ def process(host: Host, body: bytes) -> list[str]:
         elif isinstance(event, api.StatusUpdate):
             with host.engine.storage.transaction() as tx:
                 tx.apply_status(
-                    NAME, event.message_id, event.status, host.engine.clock(), event.error
+                    NAME,
+                    event.message_id[:128],
+                    event.status[:16],
+                    host.engine.clock(),
+                    event.error,
+                    outbox_id=outbox_of(event.callback),
                 )
         elif isinstance(event, api.IncomingMessage):
             reason = _message(host, event)
             if reason:
                 reasons.append(reason)
     return reasons
+
+
+def outbox_of(callback: str | None) -> int | None:
+    """The outbox id civic put in a message's ``biz_opaque_callback_data``
+    (``civic:<id>``); ``None`` for anything else."""
+    if not callback or not callback.startswith(CALLBACK_PREFIX):
+        return None
+    digits = callback[len(CALLBACK_PREFIX) :]
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 18:
+        return None
+    return int(digits)
 
 
 def sender(payload: object) -> str | None:
@@ -135,6 +157,7 @@ async def _process_stored(
     host: Host, inbox_id: int, held: bool, body: bytes, citizen: str | None
 ) -> None:
     """Process a delivery the webhook stored and acknowledged (never raises)."""
+    failpoints.hit("after_inbox_store")
     try:
         status = await host.call(
             inbox_module.process_stored, host, NAME, inbox_id, held, body, process, citizen
@@ -180,7 +203,15 @@ def routes(host: Host) -> Sequence[Any]:
             log.warning("whatsapp: delivery refused: malformed JSON: %s", exc)
             return PlainTextResponse("malformed JSON", status_code=400)
         citizen = inbox_module.usable_sender(sender(payload))
-        inbox_id, held = await host.call(inbox_module.store, host, NAME, body, citizen)
+        try:
+            inbox_id, held = await host.call(
+                inbox_module.store, host, NAME, body, citizen, wait=STORE_WAIT
+            )
+        except Exception as exc:  # not stored, so not acknowledged: Meta sends it again
+            log.error("whatsapp: delivery not stored, answered 503: %s", type(exc).__name__)
+            return PlainTextResponse(
+                "database unavailable", status_code=503, headers={"Retry-After": "5"}
+            )
         # Stored: acknowledged now, whatever happens next. It is processed right after
         # the answer is sent (a crash before is made good by the inbox loop).
         later = BackgroundTask(_process_stored, host, inbox_id, held, body, citizen)
@@ -226,6 +257,10 @@ async def send(host: Host, outgoing: Outgoing) -> Sent:
     base = (setting("API_URL") or DEFAULT_API_URL).rstrip("/")
     headers = {"Authorization": f"Bearer {setting('ACCESS_TOKEN')}"}
     provider_id = None
+    # The last body names the outbox row: its status says the whole reply went out, even
+    # when civic died before recording it (civic.delivery: exactly once).
+    callback = f"{CALLBACK_PREFIX}{outgoing.delivery.id}"
+    bodies[-1] = {**bodies[-1], "biz_opaque_callback_data": callback}
     for body in bodies:
         try:
             response = await host.http.post(

@@ -106,6 +106,7 @@ class StatusUpdate:
     :param recipient: the citizen, in the same terms as :attr:`IncomingMessage.address`:
         ``recipient_user_id`` (BSUID) when present, else ``recipient_id`` (phone).
     :param error: for a failure, ``errors[0]`` as one line: code, title, message, details.
+    :param callback: the ``biz_opaque_callback_data`` civic sent with the message, echoed.
     """
 
     account: str
@@ -114,6 +115,7 @@ class StatusUpdate:
     recipient: str | None
     timestamp: dt.datetime | None
     error: str | None
+    callback: str | None = None
 
 
 @attrs.frozen
@@ -304,6 +306,7 @@ def _parse_status(status: object, account: str, _contacts: object) -> Event:
         recipient=_text(status.get("recipient_user_id")) or _text(status.get("recipient_id")),
         timestamp=_timestamp(status.get("timestamp")),
         error=_error(errors) if errors else None,
+        callback=_text(status.get("biz_opaque_callback_data")),
     )
 
 
