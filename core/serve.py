@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 import os
@@ -115,13 +114,13 @@ def create_app(host: Host, channels: dict[str, Channel] | None = None) -> Starle
 
 async def _inbox_loop(host: Host, channels: dict[str, Channel], stop: asyncio.Event) -> None:
     """Process again deliveries left unprocessed by a failure (the database was down)."""
-    from civic.channels.inbox import process_pending
+    from civic.channels.inbox import RETRY_EVERY, process_pending
 
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=30)
+            await asyncio.wait_for(stop.wait(), timeout=RETRY_EVERY.total_seconds())
         try:
-            await host.call(process_pending, host, channels, dt.timedelta(seconds=30))
+            await host.call(process_pending, host, channels, RETRY_EVERY)
         except Exception:
             log.exception("inbox: processing pending deliveries failed")
 

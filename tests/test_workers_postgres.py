@@ -390,7 +390,7 @@ def host(engine: Engine) -> Host:
 def statuses(host: Host) -> dict[bytes, str]:
     with host.engine.storage.reading() as tx:
         rows = tx.conn.execute(sa.select(inbox_t.c.body, inbox_t.c.status)).all()
-    return {bytes(body): status for body, status in rows}
+    return {inbox.opened(host, bytes(body)): status for body, status in rows}
 
 
 def test_a_delivery_behind_one_in_progress_is_processed_next_by_that_worker(host: Host) -> None:

@@ -23,6 +23,11 @@ in inbox order, and never beside another one of theirs:
   later ones (until it becomes a dead letter); a worker that died holding one lets it
   go when its :data:`LEASE` ends.
 
+**At rest.** A delivery holds what the citizen wrote, CPFs included: its body is stored
+encrypted with the instance's CPF key (:func:`seal`, the vault of
+:mod:`civic.crypto`) and opened only to be processed (:func:`opened`). Bodies stored in
+clear by an older civic are still read.
+
 Different senders are processed in parallel. A delivery without a sender (statuses
 alone, several citizens' messages batched together, nothing readable) is processed at
 once by the worker that stored it.
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -49,7 +55,11 @@ GIVE_UP_AFTER = 5
 #: How long a worker holds a delivery it processes: one that died holding it lets it go
 #: when this ends, and its sender's later deliveries wait until then. Far longer than
 #: processing takes (milliseconds), or another worker would take the delivery meanwhile.
-LEASE = dt.timedelta(minutes=2)
+LEASE = dt.timedelta(seconds=float(os.environ.get("CIVIC_INBOX_LEASE_SECONDS") or 120))
+#: ``civic serve`` looks this often for deliveries left unprocessed (a failure, a
+#: crash), taking those received at least this long ago. ``CIVIC_INBOX_LEASE_SECONDS``
+#: and ``CIVIC_INBOX_RETRY_SECONDS`` shorten both for the fault tests.
+RETRY_EVERY = dt.timedelta(seconds=float(os.environ.get("CIVIC_INBOX_RETRY_SECONDS") or 30))
 #: The longest sender address kept (the engine refuses longer ones).
 SENDER_LIMIT = 128
 
@@ -65,12 +75,33 @@ def usable_sender(sender: object) -> str | None:
     return sender
 
 
-def store(host: Host, channel: str, body: bytes, sender: str | None = None) -> tuple[int, bool]:
+#: What a sealed body starts with (a delivery in clear is JSON: it starts with ``{``).
+SEALED = b"civic-sealed:"
+
+
+def seal(host: Host, body: bytes) -> bytes:
+    """``body`` encrypted for storage (any bytes: each is carried as one character)."""
+    return SEALED + host.engine.vault.encrypt(body.decode("latin-1")).encode("ascii")
+
+
+def opened(host: Host, stored: bytes) -> bytes:
+    """The delivery :func:`seal` encrypted; a body stored in clear, as it is."""
+    if not stored.startswith(SEALED):
+        return stored
+    return host.engine.vault.decrypt(stored[len(SEALED) :].decode("ascii")).encode("latin-1")
+
+
+def store(
+    host: Host, channel: str, body: bytes, sender: str | None = None, *, wait: float | None = None
+) -> tuple[int, bool]:
     """Keep a raw delivery; returns its inbox id and whether this worker holds it (it
-    does unless an earlier delivery of ``sender`` is still to process)."""
-    with host.engine.storage.transaction() as tx:
+    does unless an earlier delivery of ``sender`` is still to process). ``wait`` bounds
+    how long a locked SQLite database is waited for
+    (:class:`~civic.storage.Unavailable` after)."""
+    sealed = seal(host, body)  # before the transaction: it holds the write lock
+    with host.engine.storage.transaction(wait=wait) as tx:
         return tx.add_inbox(
-            channel, body, host.engine.clock(), sender=usable_sender(sender), lease=LEASE
+            channel, sealed, host.engine.clock(), sender=usable_sender(sender), lease=LEASE
         )
 
 
@@ -143,7 +174,7 @@ def process_again(host: Host, channels: Mapping[str, Channel], inbox_id: int) ->
         return f"no installed channel {row['channel']!r} processes it"
     if row["status"] == "received" and row["sender"] is not None:
         return drain(host, row["channel"], row["sender"], channel.process).get(inbox_id, "received")
-    return handle(host, inbox_id, bytes(row["body"]), channel.process)
+    return handle(host, inbox_id, opened(host, bytes(row["body"])), channel.process)
 
 
 def process_pending(host: Host, channels: Mapping[str, Channel], older_than: dt.timedelta) -> int:
@@ -163,7 +194,8 @@ def process_pending(host: Host, channels: Mapping[str, Channel], older_than: dt.
             with host.engine.storage.transaction() as tx:
                 held = tx.claim_inbox(row["id"], host.engine.clock(), LEASE)
             if held:
-                done += handle(host, row["id"], bytes(row["body"]), channel.process) != "received"
+                body = opened(host, bytes(row["body"]))
+                done += handle(host, row["id"], body, channel.process) != "received"
         except Exception:
             log.exception("inbox %s: processing again failed", row["id"])
     for name, sender in senders:
@@ -202,7 +234,7 @@ def _process(
     inbox_id = item["id"]
     following = None
     try:
-        problems = list(process(host, bytes(item["body"])))
+        problems = list(process(host, opened(host, bytes(item["body"]))))
         status = "dead" if problems else "processed"
         with host.engine.storage.transaction() as tx:
             now = host.engine.clock()
