@@ -20,9 +20,13 @@ import importlib
 import importlib.util
 import logging
 import os
+import queue
 import sys
+import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from importlib import metadata
 from pathlib import Path
 from types import CodeType, ModuleType, TracebackType
@@ -56,7 +60,8 @@ class PluginLoadError(RuntimeError):
 
 
 class PluginFailed(RuntimeError):
-    """A hook call failed and no plugin could be blamed, so it cannot be retried."""
+    """A hook call failed and cannot be retried: no plugin could be blamed, a plugin's
+    wrong answer left none, or the call passed its time limit."""
 
 
 #: Why an installed plugin could not be loaded, per manager (``civic plugins check``).
@@ -278,13 +283,100 @@ def wrong_return(plugin: str, hook_name: str, value: Any) -> None:
     )
 
 
-def call_safely(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: Any) -> Any:
+#: The longest a hook call of a conversation may take, in seconds
+#: (``CIVIC_HOOK_TIME_LIMIT``; ``0``: no limit). Past it civic stops waiting (the
+#: plugin's thread is left to finish on its own) and treats the call as failed. Code
+#: shipped with civic (:data:`OWN_PACKAGES`) is called directly, without the limit's
+#: thread hop: only a hook that another plugin implements runs in a worker thread.
+TIME_LIMIT = float(os.environ.get("CIVIC_HOOK_TIME_LIMIT") or 5)
+#: civic's own packages: its default plugins and the departments it ships.
+OWN_PACKAGES = frozenset({"civic", "civic_cac", "civic_procon", "civic_jsm"})
+
+
+def foreign(functions: Iterable[Callable[..., Any]]) -> bool:
+    """Whether any of ``functions`` comes from outside civic's own packages (a
+    development plugin file is ``civic_dev_<name>``: outside)."""
+    return any(
+        str(getattr(function, "__module__", "") or "").split(".")[0] not in OWN_PACKAGES
+        for function in functions
+    )
+
+
+def hook_limit(hook_name: str, manager: pluggy.PluginManager, limit: float) -> float | None:
+    """``limit`` when a plugin from outside civic implements ``hook_name``, else
+    ``None`` (civic's own code runs in the calling thread)."""
+    impls = getattr(manager.hook, hook_name).get_hookimpls()
+    return limit if foreign(impl.function for impl in impls) else None
+
+
+class PluginTimedOut(PluginFailed):
+    """A hook call did not return within its time limit."""
+
+
+class _Runner:
+    """Daemon threads that run hook calls for :func:`within`: one is reused when idle,
+    a new one started when none is (a hung call keeps its thread; the process never
+    waits for it, even to exit)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, function: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._work, name="civic-hook", daemon=True).start()
+        self._jobs.put((function, future))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            function, future = self._jobs.get()
+            try:
+                future.set_result(function())
+            except BaseException as exc:  # handed to the caller, which re-raises it
+                future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
+
+
+_RUNNER = _Runner()
+
+
+def within(limit: float | None, function: Callable[[], Any]) -> Any:
+    """``function()`` in a worker thread, waiting at most ``limit`` seconds
+    (:class:`PluginTimedOut` after); run here when ``limit`` is ``None`` or 0."""
+    if not limit:
+        return function()
+    future = _RUNNER.submit(function)
+    try:
+        return future.result(timeout=limit)
+    except FutureTimeout:
+        raise PluginTimedOut(f"no answer within {limit:g} s") from None
+
+
+def call_safely(
+    hook_name: str,
+    manager: pluggy.PluginManager = pm,
+    *,
+    time_limit: float | None = None,
+    **kwargs: Any,
+) -> Any:
     """Call a hook; when a plugin raises, log it by name and call again without it.
 
     A result that is not what :data:`RETURNS` allows for the hook is logged with the
-    plugin that returned it and left out, as if it had returned ``None``.
+    plugin that returned it and left out, as if it had returned ``None``. When the
+    plugins left out (raising or wrong) leave a ``firstresult`` hook without an answer,
+    the call failed. With ``time_limit`` (seconds) the call runs in a worker thread when
+    a plugin from outside civic implements the hook (:func:`hook_limit`), and
+    :class:`PluginTimedOut` is raised when it does not end in time.
 
-    Raises :class:`PluginFailed` only when the failure cannot be pinned on a plugin.
+    Raises :class:`PluginFailed` when the failure cannot be pinned on a plugin, when the
+    plugins left out leave no answer, or when the time limit passed.
     """
     skipped: list[object] = []
     while True:
@@ -293,8 +385,12 @@ def call_safely(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: An
             if skipped
             else getattr(manager.hook, hook_name)
         )
+        limit = hook_limit(hook_name, manager, time_limit) if time_limit else None
         try:
-            result = caller(**kwargs)
+            result = within(limit, functools.partial(caller, **kwargs))
+        except PluginTimedOut as exc:
+            log.error("hook %s: %s; left running, the call counts as failed", hook_name, exc)
+            raise
         except Exception as exc:
             culprit = blame(hook_name, exc, manager)
             log.error(
@@ -310,10 +406,16 @@ def call_safely(hook_name: str, manager: pluggy.PluginManager = pm, **kwargs: An
             skipped.append(plugin)
             continue
         if _conforms(hook_name, result):
+            if result is None and skipped and _firstresult(hook_name):
+                # The plugins that raised were the ones to answer: nobody did.
+                raise PluginFailed(f"hook {hook_name}: no answer once the failing plugins left")
             return result
         # Rare: find who returned what, one implementation at a time.
         if _firstresult(hook_name):
-            return call_first(hook_name, manager, skip=skipped, **kwargs)[1]
+            answer = call_first(hook_name, manager, skip=skipped, **kwargs)[1]
+            if answer is None:
+                raise PluginFailed(f"hook {hook_name}: no plugin answered what it expects")
+            return answer
         return [value for _, value in call_each(hook_name, manager, skip=skipped, **kwargs)]
 
 

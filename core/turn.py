@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from civic import cpf, protocol_numbers, request
+from civic import cpf, plugins, protocol_numbers, request
 from civic.context import Context, FormProgress, SurveyProgress
 from civic.crypto import DecryptionError
 from civic.default_plugins import routing
@@ -29,7 +29,7 @@ from civic.default_plugins.topics import match_topic
 from civic.forms import FormStep
 from civic.plugins import PluginFailed, call_first, call_safely
 from civic.reading import Reading, read
-from civic.states import WITH_TEAM, State, check_transition
+from civic.states import TRANSITIONS, WITH_TEAM, State, check_transition
 from civic.text import REQUEST_WORDS, contains_keyword, fold
 from civic.values import (
     Answer,
@@ -123,6 +123,10 @@ def same_name(first: str, second: str) -> bool:
     from civic.text import fold
 
     return fold(first) == fold(second)
+
+
+class Stop(Exception):
+    """Ends a turn's handling early: a plugin failed and the citizen has been told."""
 
 
 class Turn:
@@ -260,15 +264,35 @@ class Turn:
         return department is not None or self.engine.config.identify == "first"
 
     def call(self, hook: str, **kwargs: Any) -> Any:
-        """Call a hook; a plugin failure becomes a polite apology, never a crash."""
+        """Call a hook within :data:`~civic.plugins.TIME_LIMIT`; a plugin failure (it
+        raised, hung or answered garbage, and no other plugin answered) becomes an
+        apology and a hand-over to the team (:meth:`plugin_trouble`), never a crash."""
         try:
-            return call_safely(hook, self.engine.pm, **kwargs)
+            return call_safely(hook, self.engine.pm, time_limit=plugins.TIME_LIMIT, **kwargs)
         except PluginFailed:
+            self.plugin_trouble()
+            raise Stop from None
+
+    def plugin_trouble(self) -> None:
+        """A plugin failed this citizen: apologise and flag the conversation for a
+        person (the team's queue), keeping a form in progress for the attendant."""
+        if self.state in WITH_TEAM or State.HUMAN not in TRANSITIONS[self.state]:
             self.say(self.texts("plugin_failed"))
-            return None
+            return
+        if self.context.form is not None:
+            self.context.held_form = self.context.form  # the attendant sees the answers
+            self.context.form = None
+        self.to_human(self.texts("plugin_failed_handed_over"))
 
     # -- dispatch -------------------------------------------------------------------
     def process(self, *, opened: bool, first_contact: bool) -> None:
+        """Handle the message in the conversation's state."""
+        try:
+            self.dispatch(opened=opened, first_contact=first_contact)
+        except Stop:  # a plugin failed: the citizen was told, the team has the conversation
+            return
+
+    def dispatch(self, *, opened: bool, first_contact: bool) -> None:
         self.opened = opened
         if opened:
             self.greet(first_contact)
@@ -794,7 +818,7 @@ class Turn:
             self.to_human(action.text)
         else:
             log.error("department %s returned %r, not an action", department.slug, action)
-            self.say(self.texts("plugin_failed"))
+            self.plugin_trouble()
 
     # -- forms ----------------------------------------------------------------------
     @property
@@ -836,11 +860,16 @@ class Turn:
             self.say(self.texts("form_left"))
             self.enter_department(other)
             return
+        # A plugin's form warnings run inside the step: within the hooks' time limit.
+        limit = plugins.TIME_LIMIT if plugins.foreign(runner.warnings.values()) else None
         try:
-            step = runner.step(form.progress, self.reading.text, today=self.today)
+            step = plugins.within(
+                limit,
+                functools.partial(runner.step, form.progress, self.reading.text, today=self.today),
+            )
         except Exception:
             log.exception("form %s of %s failed", form.name, department.slug)
-            self.say(self.texts("plugin_failed"))
+            self.plugin_trouble()
             return
         self.form_result(department, step)
 
