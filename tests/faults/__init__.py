@@ -1,0 +1,1 @@
+"""Fault tolerance (issue 13, point 5): crashes, a database gone, failing plugins, fuzz."""
