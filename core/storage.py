@@ -840,6 +840,8 @@ class Transaction:
             return
         if "context" in values and not isinstance(values["context"], str):
             values["context"] = json.dumps(values["context"], ensure_ascii=False)
+        # A channel's data (a contact's name) may hold what no driver stores.
+        values = {k: storable_text(v) if isinstance(v, str) else v for k, v in values.items()}
         prepared = self._statements.update(conversation_t, tuple(values))
         self._run(prepared, {"row_id": conversation_id, **values})
 

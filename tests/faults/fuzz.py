@@ -127,6 +127,7 @@ class Figures:
     cpfs_in_database: list[str] = field(default_factory=list)
     cpfs_in_log: list[str] = field(default_factory=list)
     left_in_inbox: int = 0
+    log_lines: int = 0
     seconds: float = 0.0
 
     def problems(self) -> list[str]:
@@ -157,7 +158,8 @@ class Figures:
             f"({self.refused_by_engine} refused as invalid); {self.tracked} messages tracked, "
             f"{len(self.lost)} lost, {len(self.unanswered)} unanswered; {self.cpfs_sent} "
             f"CPFs sent, {len(self.cpfs_in_database)} found in the database, "
-            f"{len(self.cpfs_in_log)} in the log; {len(self.crashes)} crashes"
+            f"{len(self.cpfs_in_log)} in the log ({self.log_lines} lines); "
+            f"{len(self.crashes)} crashes"
         )
 
 
@@ -337,11 +339,13 @@ def run(inputs: int, seed: int, folder: Path, *, echo: bool = False) -> Figures:
     saved = {k: os.environ.get(k) for k in _ENVIRONMENT}
     os.environ.update(_ENVIRONMENT, CIVIC_HOME=str(folder / "home"))
     log_text = io.StringIO()
+    level = logging.getLogger().level
     handler = _log_handler(log_text)
     try:
         return _run(inputs, seed, folder, echo=echo, log_text=log_text)
     finally:
         logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(level)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -365,11 +369,10 @@ def _log_handler(stream: io.StringIO) -> logging.Handler:
 
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
-    handler.setLevel(logging.DEBUG)
+    handler.addFilter(redaction.RedactingFilter())
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    redaction.install()
     return handler
 
 
@@ -430,7 +433,9 @@ def _run(inputs: int, seed: int, folder: Path, *, echo: bool, log_text: io.Strin
     _check_stored_and_answered(path, tracked, figures)
     figures.cpfs_sent = len(gen.cpfs)
     figures.cpfs_in_database = _cpfs_in(_database_bytes(path), gen.cpfs)
-    figures.cpfs_in_log = _cpfs_in(log_text.getvalue().encode("utf-8", "replace"), gen.cpfs)
+    logged = log_text.getvalue()
+    figures.log_lines = logged.count("\n")
+    figures.cpfs_in_log = _cpfs_in(logged.encode("utf-8", "replace"), gen.cpfs)
     return figures
 
 

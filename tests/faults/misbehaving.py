@@ -22,6 +22,7 @@ HANG = 120.0
 RELEASE = threading.Event()
 
 FORM = {
+    "title": "Relato",
     "type": "object",
     "properties": {
         "assunto": {"type": "string", "title": "Qual é o assunto?"},

@@ -38,6 +38,8 @@ from starlette.routing import Route
 APP_SECRET = "faults-app-secret"
 ACCOUNT = "106540352242900"
 WEBHOOK = "/webhooks/whatsapp"
+#: Seconds between the Graph API's answer and the status webhook, as with Meta.
+STATUS_DELAY = 0.5
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = (sys.executable, "-m", "civic", "serve")
 
@@ -132,7 +134,7 @@ class FakeMeta:
         self.statuses_delivered = 0
         self.webhook_port: int | None = None
         self._numbers = itertools.count(1)
-        self._statuses: list[bytes] = []
+        self._statuses: list[tuple[float, bytes]] = []  # (not before, delivery)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.port = free_port()
@@ -177,7 +179,10 @@ class FakeMeta:
             status["biz_opaque_callback_data"] = body["biz_opaque_callback_data"]
         with self._lock:
             self.sent.append(body)
-            self._statuses.append(envelope({"statuses": [status]}))
+            # As Meta, a moment after the answer: civic gets the answer first.
+            self._statuses.append(
+                (time.monotonic() + STATUS_DELAY, envelope({"statuses": [status]}))
+            )
         return JSONResponse({"messaging_product": "whatsapp", "messages": [{"id": message_id}]})
 
     def _webhooks(self) -> None:
@@ -185,11 +190,14 @@ class FakeMeta:
         while not self._stop.is_set():
             with self._lock:
                 todo = list(self._statuses)
-            for body in todo:
-                if self.webhook_port is None or post(self.webhook_port, body, timeout=5) != 200:
+            for item in todo:
+                not_before, body = item
+                if time.monotonic() < not_before or self.webhook_port is None:
+                    break
+                if post(self.webhook_port, body, timeout=5) != 200:
                     break  # civic is down: try again shortly, in order
                 with self._lock:
-                    self._statuses.remove(body)
+                    self._statuses.remove(item)
                     self.statuses_delivered += 1
             self._stop.wait(0.2)
 

@@ -9,6 +9,7 @@ far in ``held_form``), and the server goes on serving everybody else.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.faults.running import (
 PLUGIN = Path(__file__).with_name("misbehaving.py")
 MARIA = "Maria José dos Santos 529.982.247-25"
 APOLOGY = "problema técnico"
+SERIAL = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +49,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Civic, F
 
 def talk(server: Civic, meta: FakeMeta, phone: str, *lines: str) -> None:
     """Send ``lines`` as ``phone``, each after the previous one was answered."""
-    for number, line in enumerate(lines):
+    for line in lines:
         before = len(texts_to(meta, phone))
-        assert post(server.port, message(phone, f"wamid.{phone}.{number}", line)) == 200
+        assert post(server.port, message(phone, f"wamid.{next(SERIAL)}", line)) == 200
         wait_for(lambda n=before: len(texts_to(meta, phone)) > n, 30, f"an answer to {line!r}")
 
 

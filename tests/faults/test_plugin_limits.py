@@ -12,7 +12,7 @@ import pytest
 
 from civic import hookimpl, plugins
 from civic.engine import Engine
-from civic.plugins import PluginFailed, PluginTimedOut, call_safely, within
+from civic.plugins import PluginTimedOut, within
 from civic.states import State
 from civic.values import Answer, Department
 from tests.chat import Chat
@@ -59,35 +59,23 @@ def test_within_returns_raises_or_gives_up() -> None:
     assert within(None, lambda: "here") == "here"
 
 
-@pytest.mark.parametrize("mode", ["hang", "garbage"])
-def test_a_hook_that_hangs_or_answers_garbage_fails(
-    mode: str, with_plugin: Callable[..., Engine]
-) -> None:
-    engine = with_plugin(Faulty(mode))
-    department = engine.registry.get("procon")
-    with pytest.raises(PluginFailed):
-        call_safely(
-            "department_message",
-            engine.pm,
-            time_limit=0.3,
-            department=department,
-            text="2",
-            conversation=None,
-            texts=engine.texts,
-            settings=None,
-            message=None,
-            now=None,
-        )
-
-
-@pytest.mark.parametrize("mode", ["hang", "garbage"])
+@pytest.mark.parametrize("word", ["quebrar", "travar", "lixo"], ids=["raises", "hangs", "garbage"])
 def test_the_citizen_gets_an_apology_and_the_team(
-    mode: str, with_plugin: Callable[..., Engine]
+    word: str, with_plugin: Callable[..., Engine]
 ) -> None:
-    chat = Chat(with_plugin(Faulty(mode)))
-    chat.script(MARIA, "procon")
-    answer = chat.send("2")
+    chat = Chat(with_plugin(misbehaving))
+    chat.script(MARIA, "falhas")
+    assert chat.state == State.DEPARTMENT
+    answer = chat.send(word)
     assert "problema técnico" in answer and chat.state == State.HUMAN
+
+
+def test_garbage_is_ignored_when_another_plugin_answers(
+    with_plugin: Callable[..., Engine],
+) -> None:
+    chat = Chat(with_plugin(Faulty("garbage")))
+    chat.script(MARIA, "procon")
+    assert "art. 49" in chat.send("2") and chat.state == State.OFFERING
 
 
 def test_a_raising_plugin_is_skipped_when_another_answers(
