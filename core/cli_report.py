@@ -126,17 +126,19 @@ def report(
     if start and end and start > end:
         fail(f"--since {start} is after --until {end}")
     settings = _config(config)
+    manager = load_plugins()
+    installed = departments.collect(manager)
     storage = open_existing_storage(database_url)
     try:
         with storage.reading() as tx:
-            known = set(db.report_departments(tx)) | set(departments.collect(load_plugins()).slugs)
+            known = set(db.report_departments(tx)) | set(installed.slugs)
         if department is not None and department not in known:
             storage.close()
             fail(f"unknown department {department!r} (known: {', '.join(sorted(known))})")
         scope = ReportScope(
             start, end, department, by.value if by else None, timezone=settings.hours.timezone
         )
-        result = build_report(storage, scope, config=settings)
+        result = build_report(storage, scope, manager=manager, config=settings, installed=installed)
         if format is ReportFormat.html:
             text = render_html(
                 result,

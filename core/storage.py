@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine, RowMapping
 from sqlmodel import SQLModel
 
-from civic import migrations, protocol_numbers, tables
+from civic import durations, migrations, protocol_numbers, tables
 from civic.prepared import Prepared
 from civic.values import Choice, Delivery, Reply
 
@@ -2135,33 +2135,21 @@ def rotate_encrypted(tx: Transaction, rotate: Callable[[str], str], *, batch: in
 
 # -- reports --------------------------------------------------------------------------
 # Aggregates behind `civic report` and `civic export`. Every figure is computed by the
-# database (GROUP BY, window functions, percentile_cont) so only one small row per group
-# and score reaches Python, whatever the number of ratings. The same statements run on
-# SQLite and PostgreSQL; the few dialect differences are isolated in `_report_key`,
-# `_seconds_between` and `report_median_seconds`. Reports read; they never write.
+# database (GROUP BY, index walks) so only one small row per group and score reaches
+# Python, whatever the number of ratings. The same statements run on SQLite and
+# PostgreSQL; the few dialect differences are isolated in `_report_key`. Reports read;
+# they never write. A report over a million conversations must stay within a second,
+# so the figures of a whole report (no grouping) are read along indexes: counts from
+# narrow indexes, medians from the stored durations (civic.durations) walked in order.
 
 #: The ways a report can split its figures; each maps a conversation to one group key.
 REPORT_GROUPINGS = ("department", "day", "week", "month", "agent")
 #: Group key of conversations without a department, and of ratings without an agent.
 NO_DEPARTMENT = "(none)"
 BOT_AGENT = "(bot)"
-#: The ends a median duration can be measured to. A conversation handed to the team is
-#: measured from the hand-over to the attendant's first message (``first_response``) or
-#: to the attendant's close (``closed``); one the bot served, from its opening to the
-#: bot's first reply or to its closing.
-DURATION_ENDS = {"first_response": "first_response_at", "closed": "closed_at"}
-_TEAM_ENDS = {"first_response": "agent_first_response_at", "closed": "resolved_at"}
-
-
-def _duration_span(end: str) -> tuple[Any, Any]:
-    """The start and end columns of a duration, as :data:`DURATION_ENDS` describes."""
-    handed = conversation_t.c.handed_over_at
-    start = sa.func.coalesce(handed, conversation_t.c.opened_at)
-    finish = sa.case(
-        (handed.is_not(None), conversation_t.c[_TEAM_ENDS[end]]),
-        else_=conversation_t.c[DURATION_ENDS[end]],
-    )
-    return start, finish
+#: The ends a median duration can be measured to, and the stored column of each
+#: (:mod:`civic.durations` says where each duration starts and ends).
+DURATION_ENDS = durations.COLUMNS
 
 
 @attrs.frozen
@@ -2265,11 +2253,23 @@ def report_conversation_counts(
 ) -> list[tuple[Any, ...]]:
     """``(keys..., conversations, contacts, abandoned)`` per group; contacts are distinct
     citizens, abandoned the conversations closed by expiry."""
-    abandoned = sa.func.count(sa.case((conversation_t.c.close_reason == "abandoned", 1)))
+    c = conversation_t.c
+    is_abandoned = c.close_reason == sa.literal_column("'abandoned'")  # the partial index's
+    if not by:  # each count along its own narrow index, not one pass over the table
+        where = _report_where(only)
+        citizens = sa.select(c.citizen_id).where(*where, c.citizen_id.is_not(None)).distinct()
+        counts = (
+            sa.select(sa.func.count()).select_from(conversation_t).where(*where),
+            sa.select(sa.func.count()).select_from(citizens.subquery()),
+            sa.select(sa.func.count()).select_from(conversation_t).where(*where, is_abandoned),
+        )
+        query = sa.select(*(count.scalar_subquery() for count in counts))
+        return [tuple(row) for row in tx.conn.execute(query)]
+    abandoned = sa.func.count(sa.case((is_abandoned, 1)))
     query = _report_select(
         tx.conn.dialect.name,
         by,
-        [sa.func.count(), sa.func.count(sa.distinct(conversation_t.c.citizen_id)), abandoned],
+        [sa.func.count(), sa.func.count(sa.distinct(c.citizen_id)), abandoned],
         only,
     )
     return [tuple(row) for row in tx.conn.execute(query)]
@@ -2283,6 +2283,13 @@ def report_score_counts(
 ) -> list[tuple[Any, ...]]:
     """``(keys..., scale_min, scale_max, score, count)`` for every score given."""
     scale = [rating_t.c.scale_min, rating_t.c.scale_max, rating_t.c.score]
+    if not by and only == ReportFilter(timezone=only.timezone):
+        # Every rating is counted: no need to join its conversation (a foreign key
+        # guarantees it exists); ix_rating_score holds everything counted, in order.
+        query = (
+            sa.select(*scale, sa.func.count()).where(rating_t.c.score.is_not(None)).group_by(*scale)
+        )
+        return [tuple(row) for row in tx.conn.execute(query)]
     query = _report_select(
         tx.conn.dialect.name,
         by,
@@ -2506,12 +2513,6 @@ def report_comments(
     return [(row[0], row[1], str(row[2])) for row in tx.conn.execute(query)]
 
 
-def _seconds_between(dialect: str, start: Any, end: Any) -> sa.ColumnElement[Any]:
-    if dialect == "sqlite":
-        return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
-    return sa.extract("epoch", end - start)
-
-
 def report_median_seconds(
     tx: Transaction,
     end: str,
@@ -2519,28 +2520,30 @@ def report_median_seconds(
     by: tuple[str, ...] = (),
     only: ReportFilter = ReportFilter(),
 ) -> list[tuple[Any, ...]]:
-    """``(keys..., median)``: the median seconds from opening to ``end`` per group.
+    """``(keys..., median)``: the median duration to ``end`` per group, in seconds.
 
-    ``end`` is ``"first_response"`` or ``"closed"``; conversations that have not reached
-    it are left out. PostgreSQL uses ``percentile_cont(0.5)``; SQLite numbers the rows of
-    each group in order and averages the middle one or two, which gives the same value.
+    ``end`` is one of :data:`DURATION_ENDS` (:mod:`civic.durations` says where each
+    duration starts and ends); conversations that have not reached it are left out, and
+    so are groups where none has. The median is what :func:`statistics.median` gives: the
+    middle duration, or the mean of the two middle ones.
+
+    Durations are stored and indexed, so a median is read, not sorted: the whole
+    report's (and each department's, along the index that starts with the department)
+    is the middle row of the index, reached by ``ORDER BY ... LIMIT 2 OFFSET (n - 1) / 2``.
+    Other groupings number each group's durations in order (a window) and average the
+    middle ones: a sort, of the conversations the report covers.
     """
+    seconds = conversation_t.c[DURATION_ENDS[end]]
+    known = [*_report_where(only), seconds.is_not(None)]
+    if not by:
+        return [(_median(tx, seconds, known),)]
+    if by == ("department",):
+        department = conversation_t.c.department
+        groups = [(slug, department == slug) for slug in _departments(tx, known)]
+        groups.append((NO_DEPARTMENT, department.is_(None)))
+        found = [(key, _median(tx, seconds, [*known, same])) for key, same in groups]
+        return [(key, median) for key, median in found if median is not None]
     dialect = tx.conn.dialect.name
-    start_column, end_column = _duration_span(end)
-    seconds = _seconds_between(dialect, start_column, end_column)
-    if dialect != "sqlite":
-        median = sa.func.percentile_cont(0.5).within_group(seconds)
-        query = _report_select(dialect, by, [median], only).where(end_column.is_not(None))
-        return [(*row[:-1], _float(row[-1])) for row in tx.conn.execute(query)]
-    if not by:  # one group: count, then read the middle one or two rows in order
-        base = _report_select(dialect, (), [seconds.label("seconds")], only)
-        base = base.where(end_column.is_not(None))
-        size = tx.conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar()
-        if not size:
-            return [(None,)]
-        middle_rows = base.order_by(seconds).limit(2 - size % 2).offset((size - 1) // 2)
-        values = [float(value) for value in tx.conn.execute(middle_rows).scalars()]
-        return [(sum(values) / len(values),)]
     keys = [_report_key(dialect, name, only.timezone) for name in by]
     ranked = (
         _report_select(
@@ -2553,7 +2556,7 @@ def report_median_seconds(
             ],
             only,
         )
-        .where(end_column.is_not(None))
+        .where(seconds.is_not(None))
         .group_by(None)  # one row per conversation: the window does the grouping
         .subquery()
     )
@@ -2565,15 +2568,55 @@ def report_median_seconds(
     return [(*row[:-1], _float(row[-1])) for row in tx.conn.execute(query)]
 
 
+def _median(
+    tx: Transaction, seconds: sa.Column[Any], where: list[sa.ColumnElement[bool]]
+) -> float | None:
+    """The median of ``seconds`` over the conversations matching ``where`` (which holds
+    ``seconds IS NOT NULL``), ``None`` when there are none.
+
+    One statement, so the count and the rows it points to come from one snapshot: count
+    the rows, skip the first ``(n - 1) // 2`` along the index on ``seconds`` and read
+    two, then keep one of them when ``n`` is odd.
+    """
+    size = sa.select(sa.func.count().label("n")).select_from(conversation_t).where(*where).cte()
+    middle = (
+        sa.select(seconds, sa.select(size.c.n).scalar_subquery())
+        .where(*where)
+        .order_by(seconds)
+        .limit(2)
+        .offset(sa.select((size.c.n - 1) // 2).scalar_subquery())
+    )
+    rows = tx.conn.execute(middle).all()
+    if not rows:
+        return None
+    values = [float(value) for value, _ in rows[: 2 - rows[0][1] % 2]]
+    return sum(values) / len(values)
+
+
+def _departments(tx: Transaction, where: Sequence[sa.ColumnElement[bool]] = ()) -> list[str]:
+    """The departments of the conversations matching ``where``, sorted.
+
+    A skip scan: each step asks the index that starts with the department for the next
+    department after the last one found, so a handful of departments cost a handful of
+    index lookups, not a pass over every conversation.
+    """
+    department = conversation_t.c.department
+    found = (
+        sa.select(sa.func.min(department).label("department"))
+        .where(*where)
+        .cte("found", recursive=True)
+    )
+    following = sa.select(sa.func.min(department)).where(*where, department > found.c.department)
+    steps = found.union_all(
+        sa.select(following.scalar_subquery()).where(found.c.department.is_not(None))
+    )
+    query = sa.select(steps.c.department).where(steps.c.department.is_not(None))
+    return [str(value) for value in tx.conn.execute(query).scalars()]
+
+
 def report_departments(tx: Transaction) -> list[str]:
     """Every department that has at least one conversation, sorted."""
-    query = (
-        sa.select(conversation_t.c.department)
-        .where(conversation_t.c.department.is_not(None))
-        .distinct()
-        .order_by(conversation_t.c.department)
-    )
-    return [str(value) for value in tx.conn.execute(query).scalars()]
+    return _departments(tx)
 
 
 def report_opened_range(
@@ -2633,7 +2676,13 @@ def export_conversation_rows(
 
 
 def insert_rows(tx: Transaction, table: str, rows: list[Mapping[str, Any]]) -> None:
-    """Insert many rows into ``table`` in one executemany (seeding tests, benchmarks)."""
+    """Insert many rows into ``table`` in one executemany (seeding tests, benchmarks).
+
+    Conversations get their stored durations from their times, as the engine stores them
+    (:func:`civic.durations.durations`), unless a row gives them.
+    """
+    if table == conversation_t.name:
+        rows = [{**durations.durations({}, row), **row} for row in rows]
     if rows:
         tx.conn.execute(SQLModel.metadata.tables[table].insert(), rows)
 

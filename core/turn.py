@@ -23,6 +23,7 @@ import attrs
 from civic import cpf, protocol_numbers, request
 from civic.context import Context, FormProgress, SurveyProgress
 from civic.crypto import DecryptionError
+from civic.durations import durations
 from civic.default_plugins import routing
 from civic.default_plugins.protocols import protocol_number as default_protocol_number
 from civic.default_plugins.topics import match_topic
@@ -237,6 +238,7 @@ class Turn:
         if self.state is State.CLOSED:
             values["closed_at"] = self.now
             values.setdefault("close_reason", "completed")
+        values.update(durations(self.row, values))
         return values
 
     def local(self, moment: dt.datetime) -> dt.datetime:

@@ -455,6 +455,14 @@ def test_empty_database(fresh_storage: Callable[[], db.Storage], manager: pluggy
     jsonschema.Draft202012Validator(SCHEMA).validate(report_to_dict(report))
 
 
+def test_the_reports_protocol_statuses_are_the_protocols():
+    """The report keeps its own copy, so computing one does not import the team's actions."""
+    from civic import protocols
+    from civic.report import PROTOCOL_STATUSES
+
+    assert PROTOCOL_STATUSES == protocols.STATUSES
+
+
 def test_scope_rejects_bad_values():
     with pytest.raises(ValueError, match="grouping"):
         ReportScope(by="year")
