@@ -2263,8 +2263,8 @@ def report_conversation_counts(
             sa.select(sa.func.count()).select_from(citizens.subquery()),
             sa.select(sa.func.count()).select_from(conversation_t).where(*where, is_abandoned),
         )
-        query = sa.select(*(count.scalar_subquery() for count in counts))
-        return [tuple(row) for row in tx.conn.execute(query)]
+        together = sa.select(*(count.scalar_subquery() for count in counts))
+        return [tuple(row) for row in tx.conn.execute(together)]
     abandoned = sa.func.count(sa.case((is_abandoned, 1)))
     query = _report_select(
         tx.conn.dialect.name,
@@ -2286,10 +2286,8 @@ def report_score_counts(
     if not by and only == ReportFilter(timezone=only.timezone):
         # Every rating is counted: no need to join its conversation (a foreign key
         # guarantees it exists); ix_rating_score holds everything counted, in order.
-        query = (
-            sa.select(*scale, sa.func.count()).where(rating_t.c.score.is_not(None)).group_by(*scale)
-        )
-        return [tuple(row) for row in tx.conn.execute(query)]
+        every = sa.select(*scale, sa.func.count()).where(rating_t.c.score.is_not(None))
+        return [tuple(row) for row in tx.conn.execute(every.group_by(*scale))]
     query = _report_select(
         tx.conn.dialect.name,
         by,

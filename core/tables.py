@@ -82,8 +82,8 @@ class Citizen(SQLModel, table=True):
     last_seen_at: dt.datetime = utc_field()
 
 
-def _where(condition: TextClause) -> dict[str, TextClause]:
-    """A partial index's condition, on SQLite and PostgreSQL alike."""
+def _where(condition: TextClause) -> dict[str, Any]:
+    """A partial index's condition, on SQLite and PostgreSQL alike (``Index`` keywords)."""
     return {"sqlite_where": condition, "postgresql_where": condition}
 
 

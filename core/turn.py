@@ -23,10 +23,10 @@ import attrs
 from civic import cpf, protocol_numbers, request
 from civic.context import Context, FormProgress, SurveyProgress
 from civic.crypto import DecryptionError
-from civic.durations import durations
 from civic.default_plugins import routing
 from civic.default_plugins.protocols import protocol_number as default_protocol_number
 from civic.default_plugins.topics import match_topic
+from civic.durations import durations
 from civic.forms import FormStep
 from civic.plugins import PluginFailed, call_first, call_safely
 from civic.reading import Reading, read

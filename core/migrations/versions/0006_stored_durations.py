@@ -65,14 +65,13 @@ def upgrade() -> None:
     op.execute(f"UPDATE conversation SET {assignments}")
     for column, name in DURATION_INDEXES.items():
         known = sa.text(f"{column} IS NOT NULL")
-        where = {"sqlite_where": known, "postgresql_where": known}
-        op.create_index(f"ix_conversation_{name}", "conversation", [column, "opened_at"], **where)
-        op.create_index(
-            f"ix_conversation_department_{name}",
-            "conversation",
-            ["department", column, "opened_at"],
-            **where,
-        )
+        for index, columns in (
+            (f"ix_conversation_{name}", [column, "opened_at"]),
+            (f"ix_conversation_department_{name}", ["department", column, "opened_at"]),
+        ):
+            op.create_index(
+                index, "conversation", columns, sqlite_where=known, postgresql_where=known
+            )
     abandoned = sa.text("close_reason = 'abandoned'")
     op.create_index(
         "ix_conversation_abandoned",
