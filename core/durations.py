@@ -38,12 +38,13 @@ def seconds(start: dt.datetime, end: dt.datetime | None) -> float | None:
 
 
 def durations(row: Mapping[Any, Any], changes: Mapping[str, Any]) -> dict[str, float | None]:
-    """The stored durations of a conversation ``row`` once ``changes`` are applied:
-    ``{column: seconds or None}`` for both durations, or ``{}`` when ``changes`` touch
-    none of :data:`INPUTS` (the stored values stay right).
+    """The stored durations of a conversation ``row`` that ``changes`` change:
+    ``{column: seconds or None}``, only for the durations whose value differs from the
+    one ``row`` stores (both when ``row`` stores none, as a new row); ``{}`` when
+    ``changes`` touch none of :data:`INPUTS`.
 
-    ``row`` is the conversation as read (it may lack columns that ``changes`` give, as a
-    new row does); add the result to the same UPDATE as ``changes``.
+    ``row`` is the conversation as read (it may lack columns that ``changes`` give);
+    add the result to the same UPDATE (or INSERT) as ``changes``.
     """
     if INPUTS.isdisjoint(changes):
         return {}
@@ -54,4 +55,9 @@ def durations(row: Mapping[Any, Any], changes: Mapping[str, Any]) -> dict[str, f
     handed = value("handed_over_at")
     start = handed if handed is not None else value("opened_at")
     ends = TEAM_ENDS if handed is not None else BOT_ENDS
-    return {column: seconds(start, value(ends[end])) for end, column in COLUMNS.items()}
+    found = {column: seconds(start, value(ends[end])) for end, column in COLUMNS.items()}
+    return {
+        column: found[column]
+        for column in COLUMNS.values()
+        if column not in row or row[column] != found[column]
+    }

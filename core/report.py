@@ -349,7 +349,9 @@ class ReportQuery:
         return self._cached(("submissions",), compute)
 
     def median_seconds(self, end: str) -> Aggregate[float | None]:
-        """The median seconds from opening to ``end`` (``"first_response"``/``"closed"``).
+        """The median seconds to ``end`` (``"first_response"``/``"closed"``): from the
+        opening, or from the hand-over for a conversation handed to the team
+        (:mod:`civic.durations`).
 
         Conversations that have not reached ``end`` are left out; ``None`` when none has.
         """

@@ -36,40 +36,45 @@ SECOND = dt.timedelta(seconds=1)
 
 
 def test_a_conversation_the_bot_served_is_measured_from_its_opening() -> None:
-    row = {"opened_at": START, "handed_over_at": None, "first_response_at": None}
-    first = durations.durations(row, {"first_response_at": START + 2.5 * SECOND})
-    assert first == {"first_response_seconds": 2.5, "resolution_seconds": None}
-    row |= {"first_response_at": START + 2.5 * SECOND}
+    new = {"opened_at": START, "first_response_at": START + 2.5 * SECOND}
+    assert durations.durations({}, new) == {
+        "first_response_seconds": 2.5,
+        "resolution_seconds": None,
+    }
+    row = new | {"first_response_seconds": 2.5, "resolution_seconds": None}
     closed = durations.durations(row, {"closed_at": START + 90 * SECOND, "state": "closed"})
-    assert closed == {"first_response_seconds": 2.5, "resolution_seconds": 90.0}
+    assert closed == {"resolution_seconds": 90.0}  # only what changes is written
 
 
 def test_a_hand_over_starts_the_teams_clock_again() -> None:
-    row = {
+    row: dict[str, Any] = {
         "opened_at": START,
         "first_response_at": START + SECOND,
         "handed_over_at": None,
         "agent_first_response_at": None,
         "resolved_at": None,
         "closed_at": None,
-    }
-    handed = START + 60 * SECOND
-    changes: dict[str, Any] = {"handed_over_at": handed, "agent_first_response_at": None}
-    assert durations.durations(row, changes) == {
-        "first_response_seconds": None,  # the bot's reply no longer counts
+        "first_response_seconds": 1.0,
         "resolution_seconds": None,
     }
-    row |= changes
-    answer = handed + dt.timedelta(seconds=95, microseconds=7)
-    answered = durations.durations(row, {"agent_first_response_at": answer})
-    assert answered == {"first_response_seconds": 95.000007, "resolution_seconds": None}
-    row |= {"agent_first_response_at": answer}
-    resolved = durations.durations(row, {"resolved_at": handed + 600 * SECOND})
-    assert resolved == {"first_response_seconds": 95.000007, "resolution_seconds": 600.0}
-    row |= {"resolved_at": handed + 600 * SECOND}
-    transferred = START + 3600 * SECOND  # a transfer: the next department's clock
-    changes = {"handed_over_at": transferred, "agent_first_response_at": None}
-    assert durations.durations(row, changes)["first_response_seconds"] is None
+
+    def apply(changes: dict[str, Any]) -> dict[str, float | None]:
+        found = durations.durations(row, changes)
+        row.update(changes, **found)
+        return found
+
+    handed = START + 60 * SECOND
+    hand_over = {"handed_over_at": handed, "agent_first_response_at": None, "resolved_at": None}
+    assert apply(hand_over) == {"first_response_seconds": None}  # the bot's reply is not the team's
+    answer = handed + 30 * SECOND
+    assert apply({"agent_first_response_at": answer}) == {"first_response_seconds": 30.0}
+    transferred = START + 3600 * SECOND  # the next department's clock starts
+    transfer = {"handed_over_at": transferred, "agent_first_response_at": None}
+    assert apply(transfer) == {"first_response_seconds": None}
+    answer = transferred + dt.timedelta(seconds=95, microseconds=7)
+    assert apply({"agent_first_response_at": answer}) == {"first_response_seconds": 95.000007}
+    assert apply({"resolved_at": transferred + 600 * SECOND}) == {"resolution_seconds": 600.0}
+    assert apply({"closed_at": transferred + 700 * SECOND}) == {}  # the team's close counts
 
 
 def test_changes_to_other_columns_leave_the_durations_alone() -> None:
