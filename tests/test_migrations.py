@@ -427,7 +427,7 @@ def test_the_durations_of_stored_conversations_are_filled_in(empty_url: str) -> 
         others = [sa.column(name) for name in conversations[0] if not name.endswith("_at")]
         with storage.engine.begin() as conn:
             conn.execute(sa.table("conversation", *others, *times).insert(), conversations)
-        assert storage.migrate() == 1
+        assert storage.migrate() == HEAD_NUMBER - 5
         with storage.reading() as tx:
             stored = tx.conversations()
         assert len(stored) == len(conversations)
