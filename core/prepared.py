@@ -59,6 +59,12 @@ class Prepared:
         )
         self.names: tuple[str, ...] = self.order or tuple(binds)
         self.keys: dict[str, str] = {name: binds[name].key for name in self.names}
+        #: Values the statement fixes itself (a ``LIMIT 1``), used unless given.
+        self.defaults: dict[str, Any] = {
+            binds[name].key: binds[name].value
+            for name in self.names
+            if not binds[name].required and binds[name].value is not None
+        }
         self.binders: dict[str, Processor] = {}
         for name in self.names:
             processor = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -76,6 +82,8 @@ class Prepared:
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """``values`` (by bind key) as the driver takes them."""
         binders = self.binders
+        if self.defaults:
+            values = {**self.defaults, **values}
         if self.order is not None:
             out = []
             for name in self.order:

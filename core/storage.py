@@ -761,18 +761,10 @@ class Transaction:
         """The address's open conversation, locked for this transaction (PostgreSQL)."""
         return self._first("open_conversation", {"channel": channel, "address": address})
 
-    def last_conversation(self, channel: str, address: str) -> RowMapping | None:
-        """The address's most recent conversation, open or closed."""
-        return (
-            self.conn.execute(
-                sa.select(conversation_t)
-                .where(conversation_t.c.channel == channel, conversation_t.c.address == address)
-                .order_by(conversation_t.c.id.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
+    def last_conversation(self, channel: str, address: str) -> Row | None:
+        """The address's most recent conversation, open or closed (along the index
+        ``ix_conversation_address``)."""
+        return self._first("last_conversation", {"channel": channel, "address": address})
 
     def conversation(self, conversation_id: int) -> Row | None:
         return self._first("conversation", {"row_id": conversation_id})
