@@ -163,7 +163,9 @@ class Engine:
                 outcome, notices = self._handle_once(inbound, reading, now)
             except _Duplicate:
                 replayed = self._replay(inbound)
-                if replayed is None:  # the first delivery is gone again: look again
+                if replayed is None:  # the first delivery vanished (forgotten): again
+                    if attempt == 2:
+                        raise Conflict("a delivered message vanished twice") from None
                     continue
                 return replayed
             except Conflict:
@@ -275,6 +277,8 @@ class Engine:
         except sa.exc.DBAPIError:
             raise  # the database itself: the channel must retry the message
         except Exception:
+            if tx.conn.invalidated:  # the connection was lost on the way: retry it all
+                raise
             log.exception("conversation %s: the turn failed; the message is kept", row["id"])
             turn = Turn(self, tx, row, reading, now)
             turn.say(self.texts("plugin_failed"))

@@ -545,11 +545,12 @@ class Transaction:
         self._savepoints = 0
         #: A lazy savepoint to take before the next write (:meth:`savepoint`).
         self._pending: str | None = None
-        conn.info[_TRANSACTION_KEY] = self  # for _before_write, on SQLAlchemy's path
+        self._info = conn.info  # kept: read again after a loss, it would reconnect
+        self._info[_TRANSACTION_KEY] = self  # for _before_write, on SQLAlchemy's path
 
     def close(self) -> None:
         """Release the driver's cursor (the transaction itself is the caller's)."""
-        self.conn.info.pop(_TRANSACTION_KEY, None)
+        self._info.pop(_TRANSACTION_KEY, None)
         if self._cursor is not None:
             cursor, self._cursor = self._cursor, None
             try:
@@ -563,6 +564,9 @@ class Transaction:
         so (``connection_invalidated``), so the caller may try the work again."""
         if self._pending is not None and prepared.writes:
             self.open_pending()
+        if self.conn.invalidated:  # lost earlier (here or on SQLAlchemy's path)
+            self._cursor = None
+            raise _connection_lost()
         cursor = self._cursor
         if cursor is None:
             cursor = self._cursor = self._driver().cursor()
@@ -573,21 +577,28 @@ class Transaction:
             raise
 
     def _driver(self) -> Any:
-        """The driver's own connection under this transaction's ``Connection``."""
-        raw = self.conn.connection.dbapi_connection
-        if raw is None:  # invalidated: this transaction cannot go on
-            raise sa.exc.ResourceClosedError("the database connection was lost")
+        """The driver's own connection under this transaction's ``Connection`` (never a
+        new one: after a loss, asking SQLAlchemy for it would connect again, and the
+        rest of the transaction would run, and commit, without its beginning)."""
+        raw = None if self.conn.invalidated else self.conn.connection.dbapi_connection
+        if raw is None:
+            raise _connection_lost()
         return raw
 
-    def _lost(self, exc: sa.exc.DBAPIError, cursor: Any) -> None:
-        """Invalidate the connection when ``exc`` says it is gone."""
-        dialect = self._statements.dialect
+    def _lost(self, exc: sa.exc.DBAPIError, cursor: Any, *, retry: bool = True) -> None:
+        """When ``exc`` says the connection is gone: invalidate it, and replace the pool's
+        other connections (opened before, they are most likely gone too), as
+        SQLAlchemy does on its own path. ``retry``: whether the error says the work may
+        be tried again (not after a lost COMMIT: it may have been committed)."""
+        if self.conn.invalidated:
+            return
         raw = self.conn.connection.dbapi_connection
         orig: Any = exc.orig  # the driver's error (DB-API's Error, untyped here)
-        if orig is not None and dialect.is_disconnect(orig, raw, cursor):
-            exc.connection_invalidated = True
+        if orig is not None and self._statements.dialect.is_disconnect(orig, raw, cursor):
+            exc.connection_invalidated = retry
             self._cursor = None
             self.conn.invalidate()
+            self.conn.engine.dispose(close=False)
 
     def commit(self) -> None:
         """Commit on the driver's connection (:meth:`Storage.transaction` does)."""
@@ -598,14 +609,16 @@ class Transaction:
         except dbapi.Error as exc:
             error = sa.exc.DBAPIError.instance("COMMIT", None, exc, dbapi.Error)
             assert isinstance(error, sa.exc.DBAPIError)
-            self._lost(error, None)
+            self._lost(error, None, retry=False)  # committed or not: nobody knows
             raise error from exc
 
     def rollback(self) -> None:
         """Roll back on the driver's connection; a connection that is gone is invalidated
         (there is nothing left to roll back) and the original error goes on."""
+        if self.conn.invalidated:  # lost: nothing left to roll back
+            return
         raw = self.conn.connection.dbapi_connection
-        if raw is None:  # invalidated: nothing left to roll back
+        if raw is None:
             return
         dbapi = self._statements.dbapi
         try:
@@ -662,7 +675,7 @@ class Transaction:
         except BaseException:
             if self._pending == name:
                 self._pending = None  # nothing was written
-            else:
+            elif not self.conn.invalidated:  # else the whole transaction is gone
                 self._plain(f"ROLLBACK TO SAVEPOINT {name}")
                 self._plain(f"RELEASE SAVEPOINT {name}")
             raise
@@ -673,9 +686,14 @@ class Transaction:
 
     def open_pending(self) -> None:
         """Take the lazy savepoint waiting for a write (before any write statement)."""
-        name, self._pending = self._pending, None
+        name = self._pending
         if name is not None:
-            self._plain(f"SAVEPOINT {name}")
+            self._pending = None  # _plain must not take it again
+            try:
+                self._plain(f"SAVEPOINT {name}")
+            except BaseException:
+                self._pending = name  # not taken: nothing to roll back to
+                raise
 
     # -- settings -------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -1957,6 +1975,15 @@ def _put_setting(conn: Connection, key: str, value: str) -> None:
         conn.execute(setting_t.insert().values(key=key, value=value))
 
 
+def _connection_lost() -> sa.exc.DBAPIError:
+    """The error of a transaction whose connection was lost earlier: the work may be
+    tried again in a new transaction (``connection_invalidated``)."""
+    return sa.exc.OperationalError(
+        None, None, ConnectionError("the database connection was lost"),
+        connection_invalidated=True,
+    )  # fmt: skip
+
+
 #: Where a connection's :class:`Transaction` is found by :func:`_before_write`.
 _TRANSACTION_KEY = "civic_transaction"
 
@@ -1970,9 +1997,10 @@ def _before_write(
     executemany: bool,
 ) -> None:
     """Before a statement on SQLAlchemy's path: a lazy savepoint waiting for a write is
-    taken first (anything but a plain SELECT counts as a write, savepoints included)."""
+    taken first. Every statement there counts (reads too): on PostgreSQL a failed read
+    aborts the transaction, and only a savepoint taken before it can undo that."""
     tx = conn.info.get(_TRANSACTION_KEY)
-    if tx is not None and statement.lstrip()[:6].upper() != "SELECT":
+    if tx is not None:
         tx.open_pending()
 
 
