@@ -1315,14 +1315,19 @@ class Transaction:
     def set_agent_active(self, agent_id: int, active: bool) -> None:
         self.conn.execute(agent_t.update().where(agent_t.c.id == agent_id).values(active=active))
 
-    def count_sign_in_failure(self, agent_id: int) -> int:
-        """One more failed sign-in; returns the failures in a row now (counted in the
-        database, so concurrent attempts all count)."""
-        self.conn.execute(
+    def count_sign_in_attempt(self, agent_id: int, now: dt.datetime) -> int | None:
+        """One more sign-in attempt, counted as a failure until it succeeds; returns the
+        failures in a row now, or ``None`` when the account is locked at ``now``
+        (nothing counted). The check and the count are one statement, so attempts in
+        parallel on any database see each other's counts and locks."""
+        unlocked = sa.or_(agent_t.c.locked_until.is_(None), agent_t.c.locked_until <= now)
+        counted = self.conn.execute(
             agent_t.update()
-            .where(agent_t.c.id == agent_id)
+            .where(agent_t.c.id == agent_id, unlocked)
             .values(failed_logins=agent_t.c.failed_logins + 1)
-        )
+        ).rowcount
+        if not counted:
+            return None
         found = self.conn.execute(
             sa.select(agent_t.c.failed_logins).where(agent_t.c.id == agent_id)
         ).scalar_one()
