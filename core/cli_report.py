@@ -63,14 +63,17 @@ Output = Annotated[
 
 def parse_date(value: str | None, option: str) -> dt.date | None:
     """A date typed as ``2021-03-16`` or ``16/03/2021``; ``None`` stays ``None``."""
+    from civic.when import FILTER_YEARS, filter_date
+
     if value is None:
         return None
-    for pattern in DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(value.strip(), pattern).date()
-        except ValueError:
-            continue
-    fail(f"{option} {value!r} is not a date: use YYYY-MM-DD or DD/MM/YYYY")
+    day = filter_date(value, DATE_FORMATS)
+    if day is None:
+        fail(
+            f"{option} {value!r} is not a date from {FILTER_YEARS.start} to "
+            f"{FILTER_YEARS.stop - 1}: use YYYY-MM-DD or DD/MM/YYYY"
+        )
+    return day
 
 
 @contextmanager

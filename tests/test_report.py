@@ -712,6 +712,8 @@ def test_cli_export(cli: typer.Typer, seed_storage: db.Storage):
     ("args", "message"),
     [
         (["--since", "2021-13-01"], "is not a date"),
+        (["--until", "9999-12-31"], "is not a date from 1900 to 2999"),
+        (["--since", "01/01/0001"], "is not a date from 1900 to 2999"),
         (["--since", "2021-03-10", "--until", "01/03/2021"], "is after"),
         (["--department", "nope"], "unknown department 'nope'"),
     ],
