@@ -2878,7 +2878,7 @@ def delete_deliveries_from(
     if not addresses:
         return 0
     i = inbox_t.c
-    handled = [i.status.in_(_HANDLED_INBOX)]
+    handled: list[sa.ColumnElement[bool]] = [i.status.in_(_HANDLED_INBOX)]
     if before is not None:
         handled.append(i.received_at < before)
     pairs = list(addresses)
@@ -2913,7 +2913,10 @@ def retention_departments(tx: Transaction) -> list[str | None]:
     return sorted(found, key=lambda d: (d is not None, d or ""))
 
 
-def _department_is(column: Any, department: str | None) -> sa.ColumnElement[bool]:
+def _department_is(
+    column: sa.ColumnElement[str | None], department: str | None
+) -> sa.ColumnElement[bool]:
+    """``column`` is ``department`` (``IS NULL`` for none)."""
     return column.is_(None) if department is None else column == department
 
 
