@@ -242,3 +242,37 @@ def test_serve_purges_daily_and_stops(engine: Engine, monkeypatch: pytest.Monkey
     )
     asyncio.run(asyncio.wait_for(loop, timeout=30))
     assert len(runs) == 2
+
+
+@pytest.mark.parametrize(
+    ("daily", "periods", "runs"), [(True, 30, 1), (False, 30, 0), (True, None, 0)]
+)
+def test_serve_starts_the_daily_purge_only_when_asked(
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+    daily: bool,
+    periods: int | None,
+    runs: int,
+) -> None:
+    """``civic serve`` runs the purge loop when a period is set, unless ``daily = false``."""
+    import warnings
+
+    from civic.config import Config, RetentionConfig
+    from tests.test_webchat import make_app
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+
+    started: list[Host] = []
+
+    async def loop(host: Host, stop: asyncio.Event) -> None:
+        started.append(host)
+        await stop.wait()
+
+    monkeypatch.setattr(serve, "retention_loop", loop)
+    config = Config(retention=RetentionConfig(city=RetentionPeriods(messages=periods), daily=daily))
+    engine = Engine(storage, secret=b"test-secret", manager=load_plugins(), config=config)
+    with TestClient(make_app(Host(engine=engine, config=config))) as client:
+        assert client.get("/healthz").status_code == 200
+    assert len(started) == runs
