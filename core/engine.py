@@ -138,15 +138,20 @@ class Engine:
 
     # -- texts the engine composes ----------------------------------------------------
     def privacy_notice(self) -> str:
-        """The short privacy notice of a citizen's first message (the city's words)."""
+        """The short privacy notice of a citizen's first message (the city's words, LGPD
+        art. 9), with a link to the record of processing operations (art. 37) when the
+        city published it (``[privacy] register_url``)."""
         privacy = self.config.privacy
-        return self.texts(
+        notice = self.texts(
             "privacy_notice",
             controller=privacy.controller or self.config.city,
             purpose=privacy.purpose or self.texts("privacy_purpose_default"),
             contact=privacy.contact or self.texts("privacy_contact_default"),
             policy=privacy.policy_url or self.texts("privacy_policy_default"),
         )
+        if privacy.register_url:
+            notice += " " + self.texts("privacy_register", register=privacy.register_url)
+        return notice
 
     # -- inbound messages ---------------------------------------------------------------
     def handle(self, inbound: Inbound) -> Outcome:

@@ -419,6 +419,32 @@ class Storage:
     def close(self) -> None:
         self.engine.dispose()
 
+    def compact(self) -> bool:
+        """On SQLite, rewrite the database file and empty its write-ahead log, so what
+        was anonymised or deleted leaves no copy in free pages or the log (``VACUUM``,
+        then a truncating checkpoint). ``False`` when SQLite could not do it now (another
+        process reading for longer than the busy timeout): run it again later. Nothing on
+        PostgreSQL, whose old row versions autovacuum reclaims (``docs/privacy.md``)."""
+        if not self.is_sqlite:
+            return True
+        with self._one_writer():
+            raw = self.engine.raw_connection()
+            try:
+                driver: Any = raw.driver_connection
+                driver.commit()  # VACUUM cannot run inside a transaction
+                cursor = driver.cursor()
+                try:
+                    cursor.execute("VACUUM")
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    cursor.close()
+            except self._statements.dbapi.Error as exc:
+                log.warning("cannot compact the database now: %s", exc)
+                return False
+            finally:
+                raw.close()
+        return True
+
     # -- schema ---------------------------------------------------------------------
     def schema_version(self) -> int:
         """The schema version: 0 for an empty database, else its revision's number
@@ -2724,3 +2750,383 @@ def _datetime(value: Any) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
     return dt.datetime.fromisoformat(str(value))
+
+
+# -- citizens' rights and retention (civic.rights, civic.retention) ----------------------
+# What the LGPD's data-subject rights (art. 18) and retention (art. 16) need: everything
+# held about one citizen, and anonymising it in place. Rows are kept and only their
+# personal contents replaced, so every count and score of the reports stays as it was.
+
+#: The address an anonymised conversation gets (``~anon-<id>``): no phone is left, and
+#: purges recognise what is already done.
+ANONYMOUS_ADDRESS = "~anon-"
+#: The ``cpf_hash`` prefix of a forgotten citizen: no CPF can be recognised again.
+FORGOTTEN_HASH = "forgotten:"
+#: Statuses of inbox deliveries that were handled (``received`` ones are still to do).
+_HANDLED_INBOX = ("processed", "dead")
+
+
+def citizen_by_hash(tx: Transaction, cpf_hash: str) -> dict[str, Any] | None:
+    """The citizen whose CPF has this keyed hash (``None``: unknown, or forgotten)."""
+    query = sa.select(citizen_t).where(citizen_t.c.cpf_hash == cpf_hash)
+    found = tx.conn.execute(query).mappings().first()
+    return None if found is None else dict(found)
+
+
+def citizen_conversation_ids(tx: Transaction, citizen_id: int) -> list[int]:
+    """The conversations of a citizen, oldest first: those in which they identified
+    themselves, and those from the same channel addresses in which nobody did (a phone is
+    its owner's; a conversation another citizen identified in is that citizen's)."""
+    c = conversation_t.c
+    addresses = sa.select(c.channel, c.address).where(c.citizen_id == citizen_id)
+    query = (
+        sa.select(c.id)
+        .where(
+            sa.or_(
+                c.citizen_id == citizen_id,
+                sa.and_(c.citizen_id.is_(None), sa.tuple_(c.channel, c.address).in_(addresses)),
+            )
+        )
+        .order_by(c.id)
+    )
+    return [int(row_id) for row_id in tx.conn.execute(query).scalars()]
+
+
+def rows_where_in(
+    tx: Transaction, table_name: str, column: str, values: Collection[Any]
+) -> list[dict[str, Any]]:
+    """Every row of ``table_name`` whose ``column`` is one of ``values``, in id order."""
+    if not values:
+        return []
+    table = SQLModel.metadata.tables[table_name]
+    query = sa.select(table).where(table.c[column].in_(list(values))).order_by(table.c.id)
+    return [dict(row) for row in tx.conn.execute(query).mappings()]
+
+
+def audits_about(
+    tx: Transaction, citizen_id: int, conversation_ids: Collection[int], protocols: Collection[str]
+) -> list[dict[str, Any]]:
+    """The audit entries about a citizen: their CPF revealed, their conversations' and
+    protocols' protected data seen, their own requests (show, export, forget)."""
+    a = audit_t.c
+    targets = [f"citizen:{citizen_id}", *(f"protocol:{p}" for p in protocols)]
+    about = [a.target.in_(targets)]
+    if conversation_ids:
+        about.append(a.conversation_id.in_(list(conversation_ids)))
+    query = sa.select(audit_t).where(sa.or_(*about)).order_by(a.id)
+    return [dict(row) for row in tx.conn.execute(query).mappings()]
+
+
+def anonymise_citizen(tx: Transaction, citizen_id: int, *, token: str, placeholder: str) -> None:
+    """Make a citizen's row a tombstone: no name, no CPF in any form. The row stays, so
+    reports still count one citizen where there was one; ``token`` (random) keeps the
+    ``cpf_hash`` column unique and unrecognisable."""
+    tx.conn.execute(
+        citizen_t.update()
+        .where(citizen_t.c.id == citizen_id)
+        .values(
+            name=placeholder,
+            cpf_hash=FORGOTTEN_HASH + token,
+            cpf_masked="***.***.***-**",
+            cpf_encrypted=None,
+        )
+    )
+
+
+def anonymise_conversations(
+    tx: Transaction,
+    conversation_ids: Collection[int],
+    *,
+    placeholder: str,
+    scrub: Callable[[str], str],
+) -> dict[str, int]:
+    """Replace the personal contents of these conversations, keeping every row.
+
+    The conversation loses its address (the phone), the name given in it, what the
+    channel kept and its context; every message and outbound text becomes
+    ``placeholder`` (channel message ids, which can encode the phone, are dropped; a
+    delivery still pending is failed); forms' answers are emptied, keeping the protocol's
+    number, department, form, status and dates; the survey comment is deleted, the score
+    and the answers to the city's questions kept (``scrub`` applied to them); notes of
+    events and protocol changes and the audit's reasons go through ``scrub``. Returns how
+    many rows of each kind changed.
+    """
+    ids = list(conversation_ids)
+    if not ids:
+        return {}
+    c, m, o = conversation_t.c, message_t.c, outbox_t.c
+    anonymous = sa.literal(ANONYMOUS_ADDRESS) + sa.cast(c.id, sa.String)
+    counts: dict[str, int] = {}
+    counts["conversations"] = tx.conn.execute(
+        conversation_t.update()
+        .where(c.id.in_(ids))
+        .values(address=anonymous, citizen_name=None, channel_data=None, context="{}")
+    ).rowcount
+    counts["messages"] = tx.conn.execute(
+        message_t.update()
+        .where(
+            m.conversation_id.in_(ids),
+            sa.or_(m.text != placeholder, m.channel_message_id.is_not(None)),
+        )
+        .values(text=placeholder, channel_message_id=None)
+    ).rowcount
+    payload = json.dumps({"text": placeholder, "choices": []}, ensure_ascii=False)
+    tx.conn.execute(
+        outbox_t.update()
+        .where(o.conversation_id.in_(ids), o.status == "pending")
+        .values(status="failed", error="anonymised")
+    )
+    tx.conn.execute(
+        outbox_t.update()
+        .where(o.conversation_id.in_(ids))
+        .values(
+            payload=payload,
+            address=sa.literal(ANONYMOUS_ADDRESS) + sa.cast(o.conversation_id, sa.String),
+            provider_message_id=None,
+            error=sa.case((o.error.is_(None), sa.null()), else_="anonymised"),
+        )
+    )
+    counts["submissions"] = tx.conn.execute(
+        submission_t.update()
+        .where(submission_t.c.conversation_id.in_(ids))
+        .values(data="{}", secret_data=None, citizen_name=None)
+    ).rowcount
+    submission_ids = sa.select(submission_t.c.id).where(submission_t.c.conversation_id.in_(ids))
+    _scrub_column(
+        tx,
+        protocol_event_t,
+        "note_to_citizen",
+        protocol_event_t.c.submission_id.in_(submission_ids),
+        scrub,
+    )
+    _scrub_column(
+        tx,
+        protocol_event_t,
+        "internal_note",
+        protocol_event_t.c.submission_id.in_(submission_ids),
+        scrub,
+    )
+    _scrub_column(tx, event_t, "note", event_t.c.conversation_id.in_(ids), scrub)
+    counts["ratings"] = tx.conn.execute(
+        rating_t.update()
+        .where(rating_t.c.conversation_id.in_(ids), rating_t.c.comment.is_not(None))
+        .values(comment=None)
+    ).rowcount
+    _scrub_column(tx, rating_t, "answers", rating_t.c.conversation_id.in_(ids), scrub)
+    return counts
+
+
+def scrub_audits(tx: Transaction, audit_ids: Collection[int], scrub: Callable[[str], str]) -> None:
+    """Pass the reasons of these audit entries through ``scrub`` (the entries stay: who
+    saw what is the controller's record, LGPD art. 37)."""
+    if audit_ids:
+        _scrub_column(tx, audit_t, "reason", audit_t.c.id.in_(list(audit_ids)), scrub)
+
+
+def _scrub_column(
+    tx: Transaction,
+    table: sa.Table,
+    column: str,
+    where: sa.ColumnElement[bool],
+    scrub: Callable[[str], str],
+) -> None:
+    """Rewrite ``column`` as ``scrub`` returns it, in the rows ``where`` selects."""
+    rows = tx.conn.execute(
+        sa.select(table.c.id, table.c[column]).where(where, table.c[column].is_not(None))
+    ).all()
+    changed = [
+        {"row_id": row_id, "value": new} for row_id, value in rows if (new := scrub(value)) != value
+    ]
+    if changed:
+        tx.conn.execute(
+            table.update()
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values({column: sa.bindparam("value")}),
+            changed,
+        )
+
+
+def delete_deliveries_from(
+    tx: Transaction, addresses: Collection[tuple[str, str]], *, before: dt.datetime | None = None
+) -> int:
+    """Delete the handled inbox deliveries (the channel's raw bodies) sent from these
+    ``(channel, address)`` pairs, by sender or, for a delivery that names none, by the
+    address found in its body; only those received ``before`` when given."""
+    if not addresses:
+        return 0
+    i = inbox_t.c
+    handled: list[sa.ColumnElement[bool]] = [i.status.in_(_HANDLED_INBOX)]
+    if before is not None:
+        handled.append(i.received_at < before)
+    pairs = list(addresses)
+    deleted = tx.conn.execute(
+        inbox_t.delete().where(*handled, sa.tuple_(i.channel, i.sender).in_(pairs))
+    ).rowcount
+    by_channel: dict[str, list[bytes]] = {}
+    for channel, address in pairs:
+        by_channel.setdefault(channel, []).append(address.encode("utf-8"))
+    for channel, needles in by_channel.items():
+        last_id = -1
+        while True:  # deliveries naming no sender: look inside, 500 at a time
+            rows = tx.conn.execute(
+                sa.select(i.id, i.body)
+                .where(*handled, i.channel == channel, i.sender.is_(None), i.id > last_id)
+                .order_by(i.id)
+                .limit(500)
+            ).all()
+            if not rows:
+                break
+            last_id = rows[-1][0]
+            doomed = [row_id for row_id, body in rows if any(n in bytes(body) for n in needles)]
+            if doomed:
+                deleted += tx.conn.execute(inbox_t.delete().where(i.id.in_(doomed))).rowcount
+    return deleted
+
+
+def retention_departments(tx: Transaction) -> list[str | None]:
+    """Every department a conversation or protocol was in (``None``: none reached)."""
+    query = sa.union(sa.select(conversation_t.c.department), sa.select(submission_t.c.department))
+    found = {row[0] for row in tx.conn.execute(query)}
+    return sorted(found, key=lambda d: (d is not None, d or ""))
+
+
+def _department_is(
+    column: sa.ColumnElement[str | None], department: str | None
+) -> sa.ColumnElement[bool]:
+    """``column`` is ``department`` (``IS NULL`` for none)."""
+    return column.is_(None) if department is None else column == department
+
+
+def _expired_conversations(department: str | None, before: dt.datetime) -> Any:
+    """The closed conversations of ``department`` closed ``before``, not anonymised yet."""
+    c = conversation_t.c
+    return sa.select(c.id).where(
+        _department_is(c.department, department),
+        c.closed_at.is_not(None),
+        c.closed_at < before,
+        sa.not_(c.address.startswith(ANONYMOUS_ADDRESS, autoescape=True)),
+    )
+
+
+def purge_messages(
+    tx: Transaction,
+    department: str | None,
+    before: dt.datetime,
+    *,
+    placeholder: str,
+    dry_run: bool,
+) -> int:
+    """Anonymise the conversations of ``department`` closed ``before`` (messages, phone,
+    name, raw deliveries) as :func:`anonymise_conversations` does, except their forms and
+    ratings (those have periods of their own). Returns how many conversations."""
+    ids = [
+        int(row_id)
+        for row_id in tx.conn.execute(_expired_conversations(department, before)).scalars()
+    ]
+    if dry_run or not ids:
+        return len(ids)
+    c, m, o = conversation_t.c, message_t.c, outbox_t.c
+    for chunk in _chunks(ids):
+        addresses = tx.conn.execute(sa.select(c.channel, c.address).where(c.id.in_(chunk))).all()
+        delete_deliveries_from(tx, [(ch, a) for ch, a in addresses], before=before)
+        tx.conn.execute(
+            conversation_t.update()
+            .where(c.id.in_(chunk))
+            .values(
+                address=sa.literal(ANONYMOUS_ADDRESS) + sa.cast(c.id, sa.String),
+                citizen_name=None,
+                channel_data=None,
+                context="{}",
+            )
+        )
+        tx.conn.execute(
+            message_t.update()
+            .where(m.conversation_id.in_(chunk))
+            .values(text=placeholder, channel_message_id=None)
+        )
+        tx.conn.execute(
+            outbox_t.update()
+            .where(o.conversation_id.in_(chunk))
+            .values(
+                payload=json.dumps({"text": placeholder, "choices": []}, ensure_ascii=False),
+                address=sa.literal(ANONYMOUS_ADDRESS) + sa.cast(o.conversation_id, sa.String),
+                provider_message_id=None,
+            )
+        )
+    return len(ids)
+
+
+def purge_submissions(
+    tx: Transaction, department: str | None, before: dt.datetime, *, dry_run: bool
+) -> int:
+    """Empty the answers of ``department``'s protocols unchanged since ``before`` whose
+    conversation is closed; their number, form, status and dates stay. Returns how many."""
+    s, c = submission_t.c, conversation_t.c
+    closed = sa.select(c.id).where(c.closed_at.is_not(None))
+    where = [
+        _department_is(s.department, department),
+        s.updated_at < before,
+        s.conversation_id.in_(closed),
+        sa.or_(s.data != "{}", s.secret_data.is_not(None), s.citizen_name.is_not(None)),
+    ]
+    if dry_run:
+        count = sa.select(sa.func.count()).select_from(submission_t).where(*where)
+        return int(tx.conn.execute(count).scalar_one())
+    return int(
+        tx.conn.execute(
+            submission_t.update()
+            .where(*where)
+            .values(data="{}", secret_data=None, citizen_name=None)
+        ).rowcount
+    )
+
+
+def purge_ratings(
+    tx: Transaction, department: str | None, before: dt.datetime, *, dry_run: bool
+) -> int:
+    """Delete the survey comments of ``department``'s ratings given ``before`` (the
+    score and the answers to the city's questions stay). Returns how many."""
+    r, c = rating_t.c, conversation_t.c
+    mine = sa.select(c.id).where(_department_is(c.department, department), c.closed_at.is_not(None))
+    where = [r.conversation_id.in_(mine), r.created_at < before, r.comment.is_not(None)]
+    if dry_run:
+        count = sa.select(sa.func.count()).select_from(rating_t).where(*where)
+        return int(tx.conn.execute(count).scalar_one())
+    return int(tx.conn.execute(rating_t.update().where(*where).values(comment=None)).rowcount)
+
+
+def purge_citizens(tx: Transaction, before: dt.datetime, *, placeholder: str, dry_run: bool) -> int:
+    """Make tombstones (:func:`anonymise_citizen`) of the citizens last seen ``before``
+    who have no open conversation. Returns how many."""
+    import secrets
+
+    ct, c = citizen_t.c, conversation_t.c
+    open_ = sa.select(c.citizen_id).where(c.closed_at.is_(None), c.citizen_id.is_not(None))
+    query = sa.select(ct.id).where(
+        ct.last_seen_at < before,
+        ct.id.not_in(open_),
+        sa.not_(ct.cpf_hash.startswith(FORGOTTEN_HASH, autoescape=True)),
+    )
+    ids = [int(row_id) for row_id in tx.conn.execute(query).scalars()]
+    if not dry_run:
+        for citizen_id in ids:
+            anonymise_citizen(tx, citizen_id, token=secrets.token_hex(16), placeholder=placeholder)
+    return len(ids)
+
+
+def purge_deliveries(tx: Transaction, before: dt.datetime, *, dry_run: bool) -> int:
+    """Delete the handled inbox deliveries received ``before``. Returns how many."""
+    i = inbox_t.c
+    where = [i.status.in_(_HANDLED_INBOX), i.received_at < before]
+    if dry_run:
+        return int(
+            tx.conn.execute(
+                sa.select(sa.func.count()).select_from(inbox_t).where(*where)
+            ).scalar_one()
+        )
+    return int(tx.conn.execute(inbox_t.delete().where(*where)).rowcount)
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
