@@ -741,16 +741,15 @@ def run(
         f" {bare_python_rss():.1f} MiB resident. N workers are `civic serve --workers N`"
         " (uvicorn's multiprocess supervisor, N workers); N processes are N `civic serve`"
         " on N ports, the generator's connections spread over them in turn. uvicorn runs"
-        " without uvloop or httptools unless installed; the load generator is one asyncio"
-        " process on the same machine."
+        " with httptools and uvloop when installed (civic depends on both); the load"
+        " generator, the fake Graph API and the floor share the machine's cores."
     )
     if any(layout.workers > 1 for layout in layouts):
         notes.append(
-            f"webhook, {where}: with --workers N, uvicorn binds the listening socket without"
-            " IPPROTO_TCP, so asyncio leaves Nagle's algorithm on for its connections"
-            " (Kludex/uvicorn#3149, open): on Linux each response on a kept-alive connection"
-            " can wait about 40 ms for the client's delayed ACK. The floor's p50 under"
-            " --workers shows it; N single-worker processes do not have it."
+            f"webhook, {where}: with --workers N, uvicorn's workers get a listening socket"
+            " on which asyncio leaves Nagle's algorithm on (Kludex/uvicorn#3149): civic"
+            " serve sets TCP_NODELAY on every connection itself (civic.http_protocol); the"
+            " floor is plain uvicorn."
         )
     return rows, notes
 

@@ -272,18 +272,28 @@ def authenticate(storage: Storage, name: str, password: str, now: dt.datetime) -
         raise AuthError()
     if record.locked_until is not None and record.locked_until > now:
         raise Throttled(_minutes(record.locked_until - now))
-    if not _verify(record.password_hash, password):
-        with storage.transaction() as tx:
-            failures = tx.count_sign_in_failure(record.id)
+    # The attempt counts as a failure *before* its password is checked, and the attempt
+    # that reaches a lock sets it at once: attempts made in parallel cannot check more
+    # passwords than the lock allows (each one is counted, and the lock seen, in one
+    # write transaction). A correct password then clears both.
+    lock = None
+    with storage.transaction() as tx:
+        failures = tx.count_sign_in_attempt(record.id, now)
+        if failures is None:  # another attempt locked it meanwhile
+            current = tx.agent_record(name)
+            locked_until = current.locked_until if current is not None else None
+        else:
             lock = _lock_time(failures)
             if lock is not None:
                 tx.lock_sign_in(record.id, now + lock)
+    if failures is None:
+        raise Throttled(_minutes(locked_until - now) if locked_until else 1)
+    if not _verify(record.password_hash, password):
         if lock is not None:
             raise Throttled(_minutes(lock))
         raise AuthError()
-    if record.failed_logins or record.locked_until is not None:
-        with storage.transaction() as tx:
-            tx.clear_sign_in_failures(record.id)
+    with storage.transaction() as tx:
+        tx.clear_sign_in_failures(record.id)
     if HASHER.check_needs_rehash(record.password_hash):
         with storage.transaction() as tx:
             tx.set_agent_password(record.id, HASHER.hash(_prepared(password)), changed_at=None)

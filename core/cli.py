@@ -32,10 +32,12 @@ from civic import (
     __version__,
     cli_admin,
     cli_agents,
+    cli_citizens,
     cli_conversations,
     cli_keys,
     cli_new_plugin,
     cli_plugins,
+    cli_privacy,
     cli_report,
     cli_serve,
     cli_texts,
@@ -298,6 +300,8 @@ cli_serve.register(app)
 cli_agents.register(app)
 cli_texts.register(app)
 cli_new_plugin.register(app)
+cli_citizens.register(app)
+cli_privacy.register(app)
 
 
 # -- entry point --------------------------------------------------------------------

@@ -90,7 +90,17 @@ def config_check(
             err=True,
             fg=typer.colors.RED,
         )
-    if unknown or wrong_numbers or wrong_texts or wrong_settings:
+    # A retention override for a department that is not enabled is a typo that would
+    # silently keep data for the city's period instead (LGPD art. 16).
+    wrong_retention = sorted(set(loaded.retention.departments) - set(registry.slugs))
+    for slug in wrong_retention:
+        typer.secho(
+            f"{target}: departments.{slug}.retention: department {slug!r} is not enabled "
+            f"(enabled: {', '.join(registry.slugs) or 'none'})",
+            err=True,
+            fg=typer.colors.RED,
+        )
+    if unknown or wrong_numbers or wrong_texts or wrong_settings or wrong_retention:
         raise typer.Exit(code=1)
     enabled = ", ".join(registry.slugs) or "none"
     typer.echo(f"{target}: OK — {loaded.city}; departments: {enabled}")

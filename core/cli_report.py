@@ -63,14 +63,17 @@ Output = Annotated[
 
 def parse_date(value: str | None, option: str) -> dt.date | None:
     """A date typed as ``2021-03-16`` or ``16/03/2021``; ``None`` stays ``None``."""
+    from civic.when import FILTER_YEARS, filter_date
+
     if value is None:
         return None
-    for pattern in DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(value.strip(), pattern).date()
-        except ValueError:
-            continue
-    fail(f"{option} {value!r} is not a date: use YYYY-MM-DD or DD/MM/YYYY")
+    day = filter_date(value, DATE_FORMATS)
+    if day is None:
+        fail(
+            f"{option} {value!r} is not a date from {FILTER_YEARS.start} to "
+            f"{FILTER_YEARS.stop - 1}: use YYYY-MM-DD or DD/MM/YYYY"
+        )
+    return day
 
 
 @contextmanager
@@ -126,17 +129,19 @@ def report(
     if start and end and start > end:
         fail(f"--since {start} is after --until {end}")
     settings = _config(config)
+    manager = load_plugins()
+    installed = departments.collect(manager)
     storage = open_existing_storage(database_url)
     try:
         with storage.reading() as tx:
-            known = set(db.report_departments(tx)) | set(departments.collect(load_plugins()).slugs)
+            known = set(db.report_departments(tx)) | set(installed.slugs)
         if department is not None and department not in known:
             storage.close()
             fail(f"unknown department {department!r} (known: {', '.join(sorted(known))})")
         scope = ReportScope(
             start, end, department, by.value if by else None, timezone=settings.hours.timezone
         )
-        result = build_report(storage, scope, config=settings)
+        result = build_report(storage, scope, manager=manager, config=settings, installed=installed)
         if format is ReportFormat.html:
             text = render_html(
                 result,

@@ -29,7 +29,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: The keys of a ``[departments.<slug>]`` section the core reads itself (checked by
 #: ``schemas/config.schema.json`` and the reports); every other key is the department
 #: plugin's, checked against its :attr:`~civic.values.Department.settings_schema`.
-CORE_DEPARTMENT_KEYS = ("contacts", "deadline_days", "hours", "keywords")
+CORE_DEPARTMENT_KEYS = ("contacts", "deadline_days", "hours", "keywords", "retention")
 
 
 class ConfigError(ValueError):
@@ -105,6 +105,61 @@ class PrivacyConfig:
     purpose: str = ""
     contact: str = ""
     policy_url: str = ""
+    #: Where the record of processing operations is published (LGPD art. 37); the
+    #: notice links to it when set.
+    register_url: str = ""
+
+
+#: The kinds of personal data a retention period applies to, in the order reported.
+RETENTION_KINDS = ("messages", "submissions", "ratings")
+
+
+@attrs.frozen
+class RetentionPeriods:
+    """Days after which each kind of data is anonymised (LGPD art. 16: personal data is
+    eliminated when its processing ends, unless a law requires keeping it); ``None``
+    keeps it. ``messages``: message texts, the citizen's phone and name in the
+    conversation, the channel's raw deliveries, counted from the conversation's close;
+    ``submissions``: form answers (the protocol's number, department, status and dates
+    stay), from the protocol's last change; ``ratings``: the survey comment (the score
+    stays), from the rating."""
+
+    messages: int | None = None
+    submissions: int | None = None
+    ratings: int | None = None
+
+    def days(self, kind: str) -> int | None:
+        """The period of ``kind`` (one of :data:`RETENTION_KINDS`)."""
+        value: int | None = getattr(self, kind)
+        return value
+
+    def over(self, base: RetentionPeriods) -> RetentionPeriods:
+        """These periods, each one left unset taken from ``base``."""
+        return RetentionPeriods(
+            *(self.days(kind) if self.days(kind) is not None else base.days(kind)
+              for kind in RETENTION_KINDS)
+        )  # fmt: skip
+
+
+@attrs.frozen
+class RetentionConfig:
+    """``[retention]``: the city's periods, each department's overrides
+    (``[departments.<slug>.retention]``) and whether ``civic serve`` purges daily."""
+
+    city: RetentionPeriods = attrs.field(factory=RetentionPeriods)
+    departments: Mapping[str, RetentionPeriods] = attrs.field(factory=dict)
+    daily: bool = True
+
+    def periods(self, department: str | None) -> RetentionPeriods:
+        """The periods of ``department`` (``None``: a conversation that reached none)."""
+        own = self.departments.get(department or "")
+        return own.over(self.city) if own is not None else self.city
+
+    @property
+    def configured(self) -> bool:
+        """Whether any period is set (without one, a purge has nothing to do)."""
+        every = [self.city, *self.departments.values()]
+        return any(p.days(kind) is not None for p in every for kind in RETENTION_KINDS)
 
 
 @attrs.frozen
@@ -143,6 +198,7 @@ class Config:
     identify: str = "first"
     privacy: PrivacyConfig = attrs.field(factory=PrivacyConfig)
     expiry: ExpiryConfig = attrs.field(factory=ExpiryConfig)
+    retention: RetentionConfig = attrs.field(factory=RetentionConfig)
     #: WhatsApp: ``phone_number_id`` → department slug; the template sent outside the
     #: 24-hour window, and its language.
     whatsapp_numbers: Mapping[str, str] = attrs.field(factory=dict)
@@ -252,7 +308,9 @@ def parse_config(raw: Mapping[str, Any], source: str = "civic.toml") -> Config:
             slug: DepartmentConfig(
                 contacts=dict(section.get("contacts", {})),
                 hours=_hours(section["hours"], timezone) if "hours" in section else None,
-                settings={k: v for k, v in section.items() if k not in ("contacts", "hours")},
+                settings={
+                    k: v for k, v in section.items() if k not in ("contacts", "hours", "retention")
+                },
             )
             for slug, section in raw.get("departments", {}).items()
         },
@@ -260,6 +318,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "civic.toml") -> Config:
         identify=raw.get("identify", "first"),
         privacy=PrivacyConfig(**raw.get("privacy", {})),
         expiry=_expiry(raw.get("expiry", {})),
+        retention=_retention(raw),
         whatsapp_numbers=dict(raw.get("whatsapp", {}).get("numbers", {})),
         whatsapp_template=raw.get("whatsapp", {}).get("template"),
         whatsapp_language=raw.get("whatsapp", {}).get("language", "pt_BR"),
@@ -273,6 +332,24 @@ def _expiry(section: Mapping[str, Any]) -> ExpiryConfig:
         survey_after=dt.timedelta(hours=section.get("survey_after_hours", 2)),
         team_after=dt.timedelta(hours=team) if team else None,
         notice=section.get("notice", True),
+    )
+
+
+def _retention(raw: Mapping[str, Any]) -> RetentionConfig:
+    """``[retention]`` and every ``[departments.<slug>.retention]``."""
+
+    def periods(section: Mapping[str, Any]) -> RetentionPeriods:
+        return RetentionPeriods(*(section.get(f"{kind}_days") for kind in RETENTION_KINDS))
+
+    section = raw.get("retention", {})
+    return RetentionConfig(
+        city=periods(section),
+        departments={
+            slug: periods(own["retention"])
+            for slug, own in raw.get("departments", {}).items()
+            if "retention" in own
+        },
+        daily=section.get("daily", True),
     )
 
 

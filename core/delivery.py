@@ -106,17 +106,19 @@ async def deliver_due(host: Host, channel: Channel, *, limit: int = 100) -> int:
         """Send one address's messages in order; stop at the first not sent."""
         sent = 0
         for position, outgoing in enumerate(chain):
-            if host.engine.clock() - now >= SEND_WITHIN:
-                return sent, [o.delivery.id for o in chain[position:]]
             assert channel.sender is not None
-            try:
-                async with gate:
+            async with gate:  # the lease is checked once a send may start, not before
+                if host.engine.clock() - now >= SEND_WITHIN:
+                    return sent, [o.delivery.id for o in chain[position:]]
+                try:
                     result = await channel.sender(host, outgoing)
-            except Exception as exc:  # a sender bug must not stop the others
-                log.exception(
-                    "channel %s: sending outbox %s raised", channel.name, outgoing.delivery.id
-                )
-                result = Sent(ok=False, error=f"{type(exc).__name__}: {exc}")
+                except Exception as exc:  # a sender bug must not stop the others
+                    log.exception(
+                        "channel %s: sending outbox %s raised",
+                        channel.name,
+                        outgoing.delivery.id,
+                    )
+                    result = Sent(ok=False, error=f"{type(exc).__name__}: {exc}")
             if result.ok:
                 failpoints.hit("after_send")
             await host.call(_record, host, outgoing.delivery.id, result)

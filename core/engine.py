@@ -138,15 +138,20 @@ class Engine:
 
     # -- texts the engine composes ----------------------------------------------------
     def privacy_notice(self) -> str:
-        """The short privacy notice of a citizen's first message (the city's words)."""
+        """The short privacy notice of a citizen's first message (the city's words, LGPD
+        art. 9), with a link to the record of processing operations (art. 37) when the
+        city published it (``[privacy] register_url``)."""
         privacy = self.config.privacy
-        return self.texts(
+        notice = self.texts(
             "privacy_notice",
             controller=privacy.controller or self.config.city,
             purpose=privacy.purpose or self.texts("privacy_purpose_default"),
             contact=privacy.contact or self.texts("privacy_contact_default"),
             policy=privacy.policy_url or self.texts("privacy_policy_default"),
         )
+        if privacy.register_url:
+            notice += " " + self.texts("privacy_register", register=privacy.register_url)
+        return notice
 
     # -- inbound messages ---------------------------------------------------------------
     def handle(self, inbound: Inbound) -> Outcome:
@@ -163,7 +168,9 @@ class Engine:
                 outcome, notices = self._handle_once(inbound, reading, now)
             except _Duplicate:
                 replayed = self._replay(inbound)
-                if replayed is None:  # the first delivery is gone again: look again
+                if replayed is None:  # the first delivery vanished (forgotten): again
+                    if attempt == 2:
+                        raise Conflict("a delivered message vanished twice") from None
                     continue
                 return replayed
             except Conflict:
@@ -275,6 +282,8 @@ class Engine:
         except sa.exc.DBAPIError:
             raise  # the database itself: the channel must retry the message
         except Exception:
+            if tx.conn.invalidated:  # the connection was lost on the way: retry it all
+                raise
             log.exception("conversation %s: the turn failed; the message is kept", row["id"])
             turn = Turn(self, tx, row, reading, now)
             turn.say(self.texts("plugin_failed"))

@@ -24,6 +24,16 @@ from sqlalchemy.engine import Dialect
 Processor = Callable[[Any], Any]
 
 
+def _reader(type_: Any, dialect: Dialect) -> Processor | None:
+    """How a column of ``type_`` is read: its type's own result processor. A float
+    (``sa.Float``) is read as a float: SQLAlchemy's processor for it on psycopg chooses by
+    the driver's type code, which is only known once the statement has run."""
+    if isinstance(type_, sa.Float) and not type_.asdecimal:
+        return float
+    processor: Processor | None = type_.dialect_impl(dialect).result_processor(dialect, None)
+    return processor
+
+
 class Prepared:
     """One statement, compiled for one dialect.
 
@@ -49,6 +59,12 @@ class Prepared:
         )
         self.names: tuple[str, ...] = self.order or tuple(binds)
         self.keys: dict[str, str] = {name: binds[name].key for name in self.names}
+        #: Values the statement fixes itself (a ``LIMIT 1``), used unless given.
+        self.defaults: dict[str, Any] = {
+            binds[name].key: binds[name].value
+            for name in self.names
+            if not binds[name].required and binds[name].value is not None
+        }
         self.binders: dict[str, Processor] = {}
         for name in self.names:
             processor = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -60,12 +76,14 @@ class Prepared:
             selected = getattr(statement, "exported_columns", ())
         self.columns: tuple[str, ...] = tuple(c.key for c in selected or ())
         self.readers: tuple[Processor | None, ...] = tuple(
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected or ()
+            _reader(c.type, dialect) for c in selected or ()
         )
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """``values`` (by bind key) as the driver takes them."""
         binders = self.binders
+        if self.defaults:
+            values = {**self.defaults, **values}
         if self.order is not None:
             out = []
             for name in self.order:

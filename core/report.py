@@ -150,6 +150,9 @@ class SurveyQuestion:
         )
 
 
+#: The statuses of a protocol, in order: :data:`civic.protocols.STATUSES` (a test checks),
+#: kept here so a report does not import the team's actions (and the engine with them).
+PROTOCOL_STATUSES = ("received", "in_progress", "answered", "closed")
 #: The most whole numbers an integer question lists even when nobody gave them.
 OPTIONS_LIMIT = 101
 
@@ -346,7 +349,9 @@ class ReportQuery:
         return self._cached(("submissions",), compute)
 
     def median_seconds(self, end: str) -> Aggregate[float | None]:
-        """The median seconds from opening to ``end`` (``"first_response"``/``"closed"``).
+        """The median seconds to ``end`` (``"first_response"``/``"closed"``): from the
+        opening, or from the hand-over for a conversation handed to the team
+        (:mod:`civic.durations`).
 
         Conversations that have not reached ``end`` are left out; ``None`` when none has.
         """
@@ -367,8 +372,7 @@ class ReportQuery:
 
     def protocol_statuses(self) -> Aggregate[dict[str, int]]:
         """Protocols (forms submitted) in the conversations, by current status: every
-        status of :data:`civic.protocols.STATUSES`, zeros included."""
-        from civic.protocols import STATUSES
+        status of :data:`PROTOCOL_STATUSES`, zeros included."""
 
         def compute() -> Aggregate[dict[str, int]]:
             rows = db.report_protocol_counts(self._tx, by=self._by(), only=self.scope.filters())
@@ -378,8 +382,8 @@ class ReportQuery:
                 groups.setdefault(group, {})[str(status)] = int(n)
 
             def counts(found: Mapping[str, int]) -> dict[str, int]:
-                return {s: found.get(s, 0) for s in STATUSES} | {
-                    s: n for s, n in sorted(found.items()) if s not in STATUSES
+                return {s: found.get(s, 0) for s in PROTOCOL_STATUSES} | {
+                    s: n for s, n in sorted(found.items()) if s not in PROTOCOL_STATUSES
                 }
 
             total: dict[str, int] = {}
@@ -622,11 +626,14 @@ def build_report(
     manager: pluggy.PluginManager | None = None,
     now: dt.datetime | None = None,
     config: Config | None = None,
+    installed: Iterable[Department] | None = None,
 ) -> Report:
     """Compute every registered indicator over ``scope``, in one read transaction.
 
     The departments (their names, their deadlines) are those the plugins of ``manager``
-    register; ``config`` is the city's (its deadlines override the departments').
+    register, or ``installed`` when the caller has collected them already
+    (:func:`civic.departments.collect`); ``config`` is the city's (its deadlines override
+    the departments').
     An indicator whose ``compute`` raises or returns something other than an
     :class:`Aggregate` is logged with its plugin's name and left out.
     """
@@ -637,7 +644,7 @@ def build_report(
 
         manager = load_plugins()
     indicators = collect_indicators(manager)
-    installed = list(registry.collect(manager))
+    installed = list(registry.collect(manager) if installed is None else installed)
     config = config or Config()
     deadlines = declared_deadlines(installed, config)
     questions = survey_questions(config.survey.questions, _texts(config))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -97,13 +98,20 @@ def create_app(host: Host, channels: dict[str, Channel] | None = None) -> Starle
         stop = asyncio.Event()
         task = asyncio.create_task(delivery_loop(host, senders, stop))
         pending = asyncio.create_task(_inbox_loop(host, channels, stop))
+        retention = host.config.retention
+        purging = (
+            asyncio.create_task(retention_loop(host, stop))
+            if retention.daily and retention.configured
+            else None
+        )
         log.info("civic serve: channels %s", ", ".join(channels) or "none")
         try:
             yield
         finally:
             stop.set()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.gather(task, pending), timeout=10)
+                loops = [task, pending, *([purging] if purging else [])]
+                await asyncio.wait_for(asyncio.gather(*loops), timeout=10)
             await host.http.aclose()
             host.engine.storage.close()
 
@@ -123,6 +131,40 @@ async def _inbox_loop(host: Host, channels: dict[str, Channel], stop: asyncio.Ev
             await host.call(process_pending, host, channels, RETRY_EVERY)
         except Exception:
             log.exception("inbox: processing pending deliveries failed")
+
+
+#: When ``civic serve`` first purges after starting, then how often (LGPD art. 16).
+RETENTION_FIRST = dt.timedelta(minutes=5)
+RETENTION_EVERY = dt.timedelta(days=1)
+
+
+async def retention_loop(
+    host: Host,
+    stop: asyncio.Event,
+    *,
+    first: dt.timedelta = RETENTION_FIRST,
+    every: dt.timedelta = RETENTION_EVERY,
+) -> None:
+    """Apply the city's retention periods (:func:`civic.retention.purge`) ``first``
+    after the start, then every ``every``, until ``stop``. Runs when ``[retention]`` sets
+    a period and ``daily`` is not false; several workers may run it (each step skips
+    what another did). Logs counts only, never what was purged."""
+    from civic import retention
+
+    wait = first
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait.total_seconds())
+        if stop.is_set():
+            return
+        wait = every
+        try:
+            lines = await host.call(retention.purge, host.engine)
+        except Exception:
+            log.exception("retention: the purge failed; trying again in a day")
+            continue
+        done = ", ".join(f"{p.department} {p.kind} {p.count}" for p in lines if p.count)
+        log.info("retention: purge done%s", f" ({done})" if done else ", nothing was due")
 
 
 def app_from_environment() -> Starlette:

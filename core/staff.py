@@ -20,6 +20,7 @@ import attrs
 
 from civic import cpf
 from civic.context import Context, SurveyProgress
+from civic.durations import durations
 from civic.states import WITH_TEAM, State, check_transition
 from civic.turn import Happening, Outgoing, rating_question
 from civic.values import Reply
@@ -205,6 +206,7 @@ class _Action:
         values["updated_at"] = self.now
         if self.state is State.CLOSED:
             values.setdefault("closed_at", self.now)
+        values.update(durations(self.row, values))
         self.tx.update_conversation(self.row["id"], **values)
         record_happenings(self.tx, self.row["id"], self.happenings, self.now)
         queue(self.tx, self.row, self.outgoing, self.now)

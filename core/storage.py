@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine, RowMapping
 from sqlmodel import SQLModel
 
-from civic import migrations, protocol_numbers, tables
+from civic import durations, migrations, protocol_numbers, tables
 from civic.prepared import Prepared
 from civic.values import Choice, Delivery, Reply
 
@@ -424,6 +424,32 @@ class Storage:
     def close(self) -> None:
         self.engine.dispose()
 
+    def compact(self) -> bool:
+        """On SQLite, rewrite the database file and empty its write-ahead log, so what
+        was anonymised or deleted leaves no copy in free pages or the log (``VACUUM``,
+        then a truncating checkpoint). ``False`` when SQLite could not do it now (another
+        process reading for longer than the busy timeout): run it again later. Nothing on
+        PostgreSQL, whose old row versions autovacuum reclaims (``docs/privacy.md``)."""
+        if not self.is_sqlite:
+            return True
+        with self._one_writer():
+            raw = self.engine.raw_connection()
+            try:
+                driver: Any = raw.driver_connection
+                driver.commit()  # VACUUM cannot run inside a transaction
+                cursor = driver.cursor()
+                try:
+                    cursor.execute("VACUUM")
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    cursor.close()
+            except self._statements.dbapi.Error as exc:
+                log.warning("cannot compact the database now: %s", exc)
+                return False
+            finally:
+                raw.close()
+        return True
+
     # -- schema ---------------------------------------------------------------------
     def schema_version(self) -> int:
         """The schema version: 0 for an empty database, else its revision's number
@@ -574,11 +600,12 @@ class Transaction:
         self._savepoints = 0
         #: A lazy savepoint to take before the next write (:meth:`savepoint`).
         self._pending: str | None = None
-        conn.info[_TRANSACTION_KEY] = self  # for _before_write, on SQLAlchemy's path
+        self._info = conn.info  # kept: read again after a loss, it would reconnect
+        self._info[_TRANSACTION_KEY] = self  # for _before_write, on SQLAlchemy's path
 
     def close(self) -> None:
         """Release the driver's cursor (the transaction itself is the caller's)."""
-        self.conn.info.pop(_TRANSACTION_KEY, None)
+        self._info.pop(_TRANSACTION_KEY, None)
         if self._cursor is not None:
             cursor, self._cursor = self._cursor, None
             try:
@@ -592,6 +619,9 @@ class Transaction:
         so (``connection_invalidated``), so the caller may try the work again."""
         if self._pending is not None and prepared.writes:
             self.open_pending()
+        if self.conn.invalidated:  # lost earlier (here or on SQLAlchemy's path)
+            self._cursor = None
+            raise _connection_lost()
         cursor = self._cursor
         if cursor is None:
             cursor = self._cursor = self._driver().cursor()
@@ -602,21 +632,28 @@ class Transaction:
             raise
 
     def _driver(self) -> Any:
-        """The driver's own connection under this transaction's ``Connection``."""
-        raw = self.conn.connection.dbapi_connection
-        if raw is None:  # invalidated: this transaction cannot go on
-            raise sa.exc.ResourceClosedError("the database connection was lost")
+        """The driver's own connection under this transaction's ``Connection`` (never a
+        new one: after a loss, asking SQLAlchemy for it would connect again, and the
+        rest of the transaction would run, and commit, without its beginning)."""
+        raw = None if self.conn.invalidated else self.conn.connection.dbapi_connection
+        if raw is None:
+            raise _connection_lost()
         return raw
 
-    def _lost(self, exc: sa.exc.DBAPIError, cursor: Any) -> None:
-        """Invalidate the connection when ``exc`` says it is gone."""
-        dialect = self._statements.dialect
+    def _lost(self, exc: sa.exc.DBAPIError, cursor: Any, *, retry: bool = True) -> None:
+        """When ``exc`` says the connection is gone: invalidate it, and replace the pool's
+        other connections (opened before, they are most likely gone too), as
+        SQLAlchemy does on its own path. ``retry``: whether the error says the work may
+        be tried again (not after a lost COMMIT: it may have been committed)."""
+        if self.conn.invalidated:
+            return
         raw = self.conn.connection.dbapi_connection
         orig: Any = exc.orig  # the driver's error (DB-API's Error, untyped here)
-        if orig is not None and dialect.is_disconnect(orig, raw, cursor):
-            exc.connection_invalidated = True
+        if orig is not None and self._statements.dialect.is_disconnect(orig, raw, cursor):
+            exc.connection_invalidated = retry
             self._cursor = None
             self.conn.invalidate()
+            self.conn.engine.dispose(close=False)
 
     def commit(self) -> None:
         """Commit on the driver's connection (:meth:`Storage.transaction` does)."""
@@ -627,14 +664,16 @@ class Transaction:
         except dbapi.Error as exc:
             error = sa.exc.DBAPIError.instance("COMMIT", None, exc, dbapi.Error)
             assert isinstance(error, sa.exc.DBAPIError)
-            self._lost(error, None)
+            self._lost(error, None, retry=False)  # committed or not: nobody knows
             raise error from exc
 
     def rollback(self) -> None:
         """Roll back on the driver's connection; a connection that is gone is invalidated
         (there is nothing left to roll back) and the original error goes on."""
+        if self.conn.invalidated:  # lost: nothing left to roll back
+            return
         raw = self.conn.connection.dbapi_connection
-        if raw is None:  # invalidated: nothing left to roll back
+        if raw is None:
             return
         dbapi = self._statements.dbapi
         try:
@@ -691,7 +730,7 @@ class Transaction:
         except BaseException:
             if self._pending == name:
                 self._pending = None  # nothing was written
-            else:
+            elif not self.conn.invalidated:  # else the whole transaction is gone
                 self._plain(f"ROLLBACK TO SAVEPOINT {name}")
                 self._plain(f"RELEASE SAVEPOINT {name}")
             raise
@@ -702,9 +741,14 @@ class Transaction:
 
     def open_pending(self) -> None:
         """Take the lazy savepoint waiting for a write (before any write statement)."""
-        name, self._pending = self._pending, None
+        name = self._pending
         if name is not None:
-            self._plain(f"SAVEPOINT {name}")
+            self._pending = None  # _plain must not take it again
+            try:
+                self._plain(f"SAVEPOINT {name}")
+            except BaseException:
+                self._pending = name  # not taken: nothing to roll back to
+                raise
 
     # -- settings -------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -790,18 +834,10 @@ class Transaction:
         """The address's open conversation, locked for this transaction (PostgreSQL)."""
         return self._first("open_conversation", {"channel": channel, "address": address})
 
-    def last_conversation(self, channel: str, address: str) -> RowMapping | None:
-        """The address's most recent conversation, open or closed."""
-        return (
-            self.conn.execute(
-                sa.select(conversation_t)
-                .where(conversation_t.c.channel == channel, conversation_t.c.address == address)
-                .order_by(conversation_t.c.id.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
+    def last_conversation(self, channel: str, address: str) -> Row | None:
+        """The address's most recent conversation, open or closed (along the index
+        ``ix_conversation_address``)."""
+        return self._first("last_conversation", {"channel": channel, "address": address})
 
     def conversation(self, conversation_id: int) -> Row | None:
         return self._first("conversation", {"row_id": conversation_id})
@@ -1336,14 +1372,19 @@ class Transaction:
     def set_agent_active(self, agent_id: int, active: bool) -> None:
         self.conn.execute(agent_t.update().where(agent_t.c.id == agent_id).values(active=active))
 
-    def count_sign_in_failure(self, agent_id: int) -> int:
-        """One more failed sign-in; returns the failures in a row now (counted in the
-        database, so concurrent attempts all count)."""
-        self.conn.execute(
+    def count_sign_in_attempt(self, agent_id: int, now: dt.datetime) -> int | None:
+        """One more sign-in attempt, counted as a failure until it succeeds; returns the
+        failures in a row now, or ``None`` when the account is locked at ``now``
+        (nothing counted). The check and the count are one statement, so attempts in
+        parallel on any database see each other's counts and locks."""
+        unlocked = sa.or_(agent_t.c.locked_until.is_(None), agent_t.c.locked_until <= now)
+        counted = self.conn.execute(
             agent_t.update()
-            .where(agent_t.c.id == agent_id)
+            .where(agent_t.c.id == agent_id, unlocked)
             .values(failed_logins=agent_t.c.failed_logins + 1)
-        )
+        ).rowcount
+        if not counted:
+            return None
         found = self.conn.execute(
             sa.select(agent_t.c.failed_logins).where(agent_t.c.id == agent_id)
         ).scalar_one()
@@ -2015,6 +2056,15 @@ def _put_setting(conn: Connection, key: str, value: str) -> None:
         conn.execute(setting_t.insert().values(key=key, value=value))
 
 
+def _connection_lost() -> sa.exc.DBAPIError:
+    """The error of a transaction whose connection was lost earlier: the work may be
+    tried again in a new transaction (``connection_invalidated``)."""
+    return sa.exc.OperationalError(
+        None, None, ConnectionError("the database connection was lost"),
+        connection_invalidated=True,
+    )  # fmt: skip
+
+
 #: Where a connection's :class:`Transaction` is found by :func:`_before_write`.
 _TRANSACTION_KEY = "civic_transaction"
 
@@ -2028,9 +2078,10 @@ def _before_write(
     executemany: bool,
 ) -> None:
     """Before a statement on SQLAlchemy's path: a lazy savepoint waiting for a write is
-    taken first (anything but a plain SELECT counts as a write, savepoints included)."""
+    taken first. Every statement there counts (reads too): on PostgreSQL a failed read
+    aborts the transaction, and only a savepoint taken before it can undo that."""
     tx = conn.info.get(_TRANSACTION_KEY)
-    if tx is not None and statement.lstrip()[:6].upper() != "SELECT":
+    if tx is not None:
         tx.open_pending()
 
 
@@ -2189,33 +2240,21 @@ def rotate_encrypted(tx: Transaction, rotate: Callable[[str], str], *, batch: in
 
 # -- reports --------------------------------------------------------------------------
 # Aggregates behind `civic report` and `civic export`. Every figure is computed by the
-# database (GROUP BY, window functions, percentile_cont) so only one small row per group
-# and score reaches Python, whatever the number of ratings. The same statements run on
-# SQLite and PostgreSQL; the few dialect differences are isolated in `_report_key`,
-# `_seconds_between` and `report_median_seconds`. Reports read; they never write.
+# database (GROUP BY, index walks) so only one small row per group and score reaches
+# Python, whatever the number of ratings. The same statements run on SQLite and
+# PostgreSQL; the few dialect differences are isolated in `_report_key`. Reports read;
+# they never write. A report over a million conversations must stay within a second,
+# so the figures of a whole report (no grouping) are read along indexes: counts from
+# narrow indexes, medians from the stored durations (civic.durations) walked in order.
 
 #: The ways a report can split its figures; each maps a conversation to one group key.
 REPORT_GROUPINGS = ("department", "day", "week", "month", "agent")
 #: Group key of conversations without a department, and of ratings without an agent.
 NO_DEPARTMENT = "(none)"
 BOT_AGENT = "(bot)"
-#: The ends a median duration can be measured to. A conversation handed to the team is
-#: measured from the hand-over to the attendant's first message (``first_response``) or
-#: to the attendant's close (``closed``); one the bot served, from its opening to the
-#: bot's first reply or to its closing.
-DURATION_ENDS = {"first_response": "first_response_at", "closed": "closed_at"}
-_TEAM_ENDS = {"first_response": "agent_first_response_at", "closed": "resolved_at"}
-
-
-def _duration_span(end: str) -> tuple[Any, Any]:
-    """The start and end columns of a duration, as :data:`DURATION_ENDS` describes."""
-    handed = conversation_t.c.handed_over_at
-    start = sa.func.coalesce(handed, conversation_t.c.opened_at)
-    finish = sa.case(
-        (handed.is_not(None), conversation_t.c[_TEAM_ENDS[end]]),
-        else_=conversation_t.c[DURATION_ENDS[end]],
-    )
-    return start, finish
+#: The ends a median duration can be measured to, and the stored column of each
+#: (:mod:`civic.durations` says where each duration starts and ends).
+DURATION_ENDS = durations.COLUMNS
 
 
 @attrs.frozen
@@ -2319,11 +2358,23 @@ def report_conversation_counts(
 ) -> list[tuple[Any, ...]]:
     """``(keys..., conversations, contacts, abandoned)`` per group; contacts are distinct
     citizens, abandoned the conversations closed by expiry."""
-    abandoned = sa.func.count(sa.case((conversation_t.c.close_reason == "abandoned", 1)))
+    c = conversation_t.c
+    is_abandoned = c.close_reason == sa.literal_column("'abandoned'")  # the partial index's
+    if not by:  # each count along its own narrow index, not one pass over the table
+        where = _report_where(only)
+        citizens = sa.select(c.citizen_id).where(*where, c.citizen_id.is_not(None)).distinct()
+        counts = (
+            sa.select(sa.func.count()).select_from(conversation_t).where(*where),
+            sa.select(sa.func.count()).select_from(citizens.subquery()),
+            sa.select(sa.func.count()).select_from(conversation_t).where(*where, is_abandoned),
+        )
+        together = sa.select(*(count.scalar_subquery() for count in counts))
+        return [tuple(row) for row in tx.conn.execute(together)]
+    abandoned = sa.func.count(sa.case((is_abandoned, 1)))
     query = _report_select(
         tx.conn.dialect.name,
         by,
-        [sa.func.count(), sa.func.count(sa.distinct(conversation_t.c.citizen_id)), abandoned],
+        [sa.func.count(), sa.func.count(sa.distinct(c.citizen_id)), abandoned],
         only,
     )
     return [tuple(row) for row in tx.conn.execute(query)]
@@ -2337,6 +2388,11 @@ def report_score_counts(
 ) -> list[tuple[Any, ...]]:
     """``(keys..., scale_min, scale_max, score, count)`` for every score given."""
     scale = [rating_t.c.scale_min, rating_t.c.scale_max, rating_t.c.score]
+    if not by and only == ReportFilter(timezone=only.timezone):
+        # Every rating is counted: no need to join its conversation (a foreign key
+        # guarantees it exists); ix_rating_score holds everything counted, in order.
+        every = sa.select(*scale, sa.func.count()).where(rating_t.c.score.is_not(None))
+        return [tuple(row) for row in tx.conn.execute(every.group_by(*scale))]
     query = _report_select(
         tx.conn.dialect.name,
         by,
@@ -2560,12 +2616,6 @@ def report_comments(
     return [(row[0], row[1], str(row[2])) for row in tx.conn.execute(query)]
 
 
-def _seconds_between(dialect: str, start: Any, end: Any) -> sa.ColumnElement[Any]:
-    if dialect == "sqlite":
-        return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
-    return sa.extract("epoch", end - start)
-
-
 def report_median_seconds(
     tx: Transaction,
     end: str,
@@ -2573,28 +2623,30 @@ def report_median_seconds(
     by: tuple[str, ...] = (),
     only: ReportFilter = ReportFilter(),
 ) -> list[tuple[Any, ...]]:
-    """``(keys..., median)``: the median seconds from opening to ``end`` per group.
+    """``(keys..., median)``: the median duration to ``end`` per group, in seconds.
 
-    ``end`` is ``"first_response"`` or ``"closed"``; conversations that have not reached
-    it are left out. PostgreSQL uses ``percentile_cont(0.5)``; SQLite numbers the rows of
-    each group in order and averages the middle one or two, which gives the same value.
+    ``end`` is one of :data:`DURATION_ENDS` (:mod:`civic.durations` says where each
+    duration starts and ends); conversations that have not reached it are left out, and
+    so are groups where none has. The median is what :func:`statistics.median` gives: the
+    middle duration, or the mean of the two middle ones.
+
+    Durations are stored and indexed, so a median is read, not sorted: the whole
+    report's (and each department's, along the index that starts with the department)
+    is the middle row of the index, reached by ``ORDER BY ... LIMIT 2 OFFSET (n - 1) / 2``.
+    Other groupings number each group's durations in order (a window) and average the
+    middle ones: a sort, of the conversations the report covers.
     """
+    seconds = conversation_t.c[DURATION_ENDS[end]]
+    known = [*_report_where(only), seconds.is_not(None)]
+    if not by:
+        return [(_median(tx, seconds, known),)]
+    if by == ("department",):
+        department = conversation_t.c.department
+        groups = [(slug, department == slug) for slug in _departments(tx, known)]
+        groups.append((NO_DEPARTMENT, department.is_(None)))
+        found = [(key, _median(tx, seconds, [*known, same])) for key, same in groups]
+        return [(key, median) for key, median in found if median is not None]
     dialect = tx.conn.dialect.name
-    start_column, end_column = _duration_span(end)
-    seconds = _seconds_between(dialect, start_column, end_column)
-    if dialect != "sqlite":
-        median = sa.func.percentile_cont(0.5).within_group(seconds)
-        query = _report_select(dialect, by, [median], only).where(end_column.is_not(None))
-        return [(*row[:-1], _float(row[-1])) for row in tx.conn.execute(query)]
-    if not by:  # one group: count, then read the middle one or two rows in order
-        base = _report_select(dialect, (), [seconds.label("seconds")], only)
-        base = base.where(end_column.is_not(None))
-        size = tx.conn.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar()
-        if not size:
-            return [(None,)]
-        middle_rows = base.order_by(seconds).limit(2 - size % 2).offset((size - 1) // 2)
-        values = [float(value) for value in tx.conn.execute(middle_rows).scalars()]
-        return [(sum(values) / len(values),)]
     keys = [_report_key(dialect, name, only.timezone) for name in by]
     ranked = (
         _report_select(
@@ -2607,7 +2659,7 @@ def report_median_seconds(
             ],
             only,
         )
-        .where(end_column.is_not(None))
+        .where(seconds.is_not(None))
         .group_by(None)  # one row per conversation: the window does the grouping
         .subquery()
     )
@@ -2619,15 +2671,60 @@ def report_median_seconds(
     return [(*row[:-1], _float(row[-1])) for row in tx.conn.execute(query)]
 
 
+def _median(
+    tx: Transaction, seconds: sa.Column[Any], where: list[sa.ColumnElement[bool]]
+) -> float | None:
+    """The median of ``seconds`` over the conversations matching ``where`` (which holds
+    ``seconds IS NOT NULL``), ``None`` when there are none.
+
+    One statement, so the count and the rows it points to come from one snapshot: count
+    the rows, skip the first ``(n - 1) // 2`` along the index on ``seconds`` and read
+    two, then keep one of them when ``n`` is odd.
+    """
+    counted = sa.select(seconds).where(*where)
+    if tx.conn.dialect.name == "postgresql":
+        # PostgreSQL prices counting along the index above scanning the table, which
+        # reads several times the pages; asked for the rows in order, it walks the index.
+        counted = counted.order_by(seconds)
+    size = sa.select(sa.func.count().label("n")).select_from(counted.subquery()).cte()
+    middle = (
+        sa.select(seconds, sa.select(size.c.n).scalar_subquery())
+        .where(*where)
+        .order_by(seconds)
+        .limit(2)
+        .offset(sa.select((size.c.n - 1) // 2).scalar_subquery())
+    )
+    rows = tx.conn.execute(middle).all()
+    if not rows:
+        return None
+    values = [float(value) for value, _ in rows[: 2 - rows[0][1] % 2]]
+    return sum(values) / len(values)
+
+
+def _departments(tx: Transaction, where: Sequence[sa.ColumnElement[bool]] = ()) -> list[str]:
+    """The departments of the conversations matching ``where``, sorted.
+
+    A skip scan: each step asks the index that starts with the department for the next
+    department after the last one found, so a handful of departments cost a handful of
+    index lookups, not a pass over every conversation.
+    """
+    department = conversation_t.c.department
+    found = (
+        sa.select(sa.func.min(department).label("department"))
+        .where(*where)
+        .cte("found", recursive=True)
+    )
+    following = sa.select(sa.func.min(department)).where(*where, department > found.c.department)
+    steps = found.union_all(
+        sa.select(following.scalar_subquery()).where(found.c.department.is_not(None))
+    )
+    query = sa.select(steps.c.department).where(steps.c.department.is_not(None))
+    return [str(value) for value in tx.conn.execute(query).scalars()]
+
+
 def report_departments(tx: Transaction) -> list[str]:
     """Every department that has at least one conversation, sorted."""
-    query = (
-        sa.select(conversation_t.c.department)
-        .where(conversation_t.c.department.is_not(None))
-        .distinct()
-        .order_by(conversation_t.c.department)
-    )
-    return [str(value) for value in tx.conn.execute(query).scalars()]
+    return _departments(tx)
 
 
 def report_opened_range(
@@ -2687,7 +2784,13 @@ def export_conversation_rows(
 
 
 def insert_rows(tx: Transaction, table: str, rows: list[Mapping[str, Any]]) -> None:
-    """Insert many rows into ``table`` in one executemany (seeding tests, benchmarks)."""
+    """Insert many rows into ``table`` in one executemany (seeding tests, benchmarks).
+
+    Conversations get their stored durations from their times, as the engine stores them
+    (:func:`civic.durations.durations`), unless a row gives them.
+    """
+    if table == conversation_t.name:
+        rows = [{**durations.durations({}, row), **row} for row in rows]
     if rows:
         tx.conn.execute(SQLModel.metadata.tables[table].insert(), rows)
 
@@ -2701,3 +2804,383 @@ def _datetime(value: Any) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
     return dt.datetime.fromisoformat(str(value))
+
+
+# -- citizens' rights and retention (civic.rights, civic.retention) ----------------------
+# What the LGPD's data-subject rights (art. 18) and retention (art. 16) need: everything
+# held about one citizen, and anonymising it in place. Rows are kept and only their
+# personal contents replaced, so every count and score of the reports stays as it was.
+
+#: The address an anonymised conversation gets (``~anon-<id>``): no phone is left, and
+#: purges recognise what is already done.
+ANONYMOUS_ADDRESS = "~anon-"
+#: The ``cpf_hash`` prefix of a forgotten citizen: no CPF can be recognised again.
+FORGOTTEN_HASH = "forgotten:"
+#: Statuses of inbox deliveries that were handled (``received`` ones are still to do).
+_HANDLED_INBOX = ("processed", "dead")
+
+
+def citizen_by_hash(tx: Transaction, cpf_hash: str) -> dict[str, Any] | None:
+    """The citizen whose CPF has this keyed hash (``None``: unknown, or forgotten)."""
+    query = sa.select(citizen_t).where(citizen_t.c.cpf_hash == cpf_hash)
+    found = tx.conn.execute(query).mappings().first()
+    return None if found is None else dict(found)
+
+
+def citizen_conversation_ids(tx: Transaction, citizen_id: int) -> list[int]:
+    """The conversations of a citizen, oldest first: those in which they identified
+    themselves, and those from the same channel addresses in which nobody did (a phone is
+    its owner's; a conversation another citizen identified in is that citizen's)."""
+    c = conversation_t.c
+    addresses = sa.select(c.channel, c.address).where(c.citizen_id == citizen_id)
+    query = (
+        sa.select(c.id)
+        .where(
+            sa.or_(
+                c.citizen_id == citizen_id,
+                sa.and_(c.citizen_id.is_(None), sa.tuple_(c.channel, c.address).in_(addresses)),
+            )
+        )
+        .order_by(c.id)
+    )
+    return [int(row_id) for row_id in tx.conn.execute(query).scalars()]
+
+
+def rows_where_in(
+    tx: Transaction, table_name: str, column: str, values: Collection[Any]
+) -> list[dict[str, Any]]:
+    """Every row of ``table_name`` whose ``column`` is one of ``values``, in id order."""
+    if not values:
+        return []
+    table = SQLModel.metadata.tables[table_name]
+    query = sa.select(table).where(table.c[column].in_(list(values))).order_by(table.c.id)
+    return [dict(row) for row in tx.conn.execute(query).mappings()]
+
+
+def audits_about(
+    tx: Transaction, citizen_id: int, conversation_ids: Collection[int], protocols: Collection[str]
+) -> list[dict[str, Any]]:
+    """The audit entries about a citizen: their CPF revealed, their conversations' and
+    protocols' protected data seen, their own requests (show, export, forget)."""
+    a = audit_t.c
+    targets = [f"citizen:{citizen_id}", *(f"protocol:{p}" for p in protocols)]
+    about = [a.target.in_(targets)]
+    if conversation_ids:
+        about.append(a.conversation_id.in_(list(conversation_ids)))
+    query = sa.select(audit_t).where(sa.or_(*about)).order_by(a.id)
+    return [dict(row) for row in tx.conn.execute(query).mappings()]
+
+
+def anonymise_citizen(tx: Transaction, citizen_id: int, *, token: str, placeholder: str) -> None:
+    """Make a citizen's row a tombstone: no name, no CPF in any form. The row stays, so
+    reports still count one citizen where there was one; ``token`` (random) keeps the
+    ``cpf_hash`` column unique and unrecognisable."""
+    tx.conn.execute(
+        citizen_t.update()
+        .where(citizen_t.c.id == citizen_id)
+        .values(
+            name=placeholder,
+            cpf_hash=FORGOTTEN_HASH + token,
+            cpf_masked="***.***.***-**",
+            cpf_encrypted=None,
+        )
+    )
+
+
+def anonymise_conversations(
+    tx: Transaction,
+    conversation_ids: Collection[int],
+    *,
+    placeholder: str,
+    scrub: Callable[[str], str],
+) -> dict[str, int]:
+    """Replace the personal contents of these conversations, keeping every row.
+
+    The conversation loses its address (the phone), the name given in it, what the
+    channel kept and its context; every message and outbound text becomes
+    ``placeholder`` (channel message ids, which can encode the phone, are dropped; a
+    delivery still pending is failed); forms' answers are emptied, keeping the protocol's
+    number, department, form, status and dates; the survey comment is deleted, the score
+    and the answers to the city's questions kept (``scrub`` applied to them); notes of
+    events and protocol changes and the audit's reasons go through ``scrub``. Returns how
+    many rows of each kind changed.
+    """
+    ids = list(conversation_ids)
+    if not ids:
+        return {}
+    c, m, o = conversation_t.c, message_t.c, outbox_t.c
+    anonymous = sa.literal(ANONYMOUS_ADDRESS) + sa.cast(c.id, sa.String)
+    counts: dict[str, int] = {}
+    counts["conversations"] = tx.conn.execute(
+        conversation_t.update()
+        .where(c.id.in_(ids))
+        .values(address=anonymous, citizen_name=None, channel_data=None, context="{}")
+    ).rowcount
+    counts["messages"] = tx.conn.execute(
+        message_t.update()
+        .where(
+            m.conversation_id.in_(ids),
+            sa.or_(m.text != placeholder, m.channel_message_id.is_not(None)),
+        )
+        .values(text=placeholder, channel_message_id=None)
+    ).rowcount
+    payload = json.dumps({"text": placeholder, "choices": []}, ensure_ascii=False)
+    tx.conn.execute(
+        outbox_t.update()
+        .where(o.conversation_id.in_(ids), o.status == "pending")
+        .values(status="failed", error="anonymised")
+    )
+    tx.conn.execute(
+        outbox_t.update()
+        .where(o.conversation_id.in_(ids))
+        .values(
+            payload=payload,
+            address=sa.literal(ANONYMOUS_ADDRESS) + sa.cast(o.conversation_id, sa.String),
+            provider_message_id=None,
+            error=sa.case((o.error.is_(None), sa.null()), else_="anonymised"),
+        )
+    )
+    counts["submissions"] = tx.conn.execute(
+        submission_t.update()
+        .where(submission_t.c.conversation_id.in_(ids))
+        .values(data="{}", secret_data=None, citizen_name=None)
+    ).rowcount
+    submission_ids = sa.select(submission_t.c.id).where(submission_t.c.conversation_id.in_(ids))
+    _scrub_column(
+        tx,
+        protocol_event_t,
+        "note_to_citizen",
+        protocol_event_t.c.submission_id.in_(submission_ids),
+        scrub,
+    )
+    _scrub_column(
+        tx,
+        protocol_event_t,
+        "internal_note",
+        protocol_event_t.c.submission_id.in_(submission_ids),
+        scrub,
+    )
+    _scrub_column(tx, event_t, "note", event_t.c.conversation_id.in_(ids), scrub)
+    counts["ratings"] = tx.conn.execute(
+        rating_t.update()
+        .where(rating_t.c.conversation_id.in_(ids), rating_t.c.comment.is_not(None))
+        .values(comment=None)
+    ).rowcount
+    _scrub_column(tx, rating_t, "answers", rating_t.c.conversation_id.in_(ids), scrub)
+    return counts
+
+
+def scrub_audits(tx: Transaction, audit_ids: Collection[int], scrub: Callable[[str], str]) -> None:
+    """Pass the reasons of these audit entries through ``scrub`` (the entries stay: who
+    saw what is the controller's record, LGPD art. 37)."""
+    if audit_ids:
+        _scrub_column(tx, audit_t, "reason", audit_t.c.id.in_(list(audit_ids)), scrub)
+
+
+def _scrub_column(
+    tx: Transaction,
+    table: sa.Table,
+    column: str,
+    where: sa.ColumnElement[bool],
+    scrub: Callable[[str], str],
+) -> None:
+    """Rewrite ``column`` as ``scrub`` returns it, in the rows ``where`` selects."""
+    rows = tx.conn.execute(
+        sa.select(table.c.id, table.c[column]).where(where, table.c[column].is_not(None))
+    ).all()
+    changed = [
+        {"row_id": row_id, "value": new} for row_id, value in rows if (new := scrub(value)) != value
+    ]
+    if changed:
+        tx.conn.execute(
+            table.update()
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values({column: sa.bindparam("value")}),
+            changed,
+        )
+
+
+def delete_deliveries_from(
+    tx: Transaction, addresses: Collection[tuple[str, str]], *, before: dt.datetime | None = None
+) -> int:
+    """Delete the handled inbox deliveries (the channel's raw bodies) sent from these
+    ``(channel, address)`` pairs, by sender or, for a delivery that names none, by the
+    address found in its body; only those received ``before`` when given."""
+    if not addresses:
+        return 0
+    i = inbox_t.c
+    handled: list[sa.ColumnElement[bool]] = [i.status.in_(_HANDLED_INBOX)]
+    if before is not None:
+        handled.append(i.received_at < before)
+    pairs = list(addresses)
+    deleted = tx.conn.execute(
+        inbox_t.delete().where(*handled, sa.tuple_(i.channel, i.sender).in_(pairs))
+    ).rowcount
+    by_channel: dict[str, list[bytes]] = {}
+    for channel, address in pairs:
+        by_channel.setdefault(channel, []).append(address.encode("utf-8"))
+    for channel, needles in by_channel.items():
+        last_id = -1
+        while True:  # deliveries naming no sender: look inside, 500 at a time
+            rows = tx.conn.execute(
+                sa.select(i.id, i.body)
+                .where(*handled, i.channel == channel, i.sender.is_(None), i.id > last_id)
+                .order_by(i.id)
+                .limit(500)
+            ).all()
+            if not rows:
+                break
+            last_id = rows[-1][0]
+            doomed = [row_id for row_id, body in rows if any(n in bytes(body) for n in needles)]
+            if doomed:
+                deleted += tx.conn.execute(inbox_t.delete().where(i.id.in_(doomed))).rowcount
+    return deleted
+
+
+def retention_departments(tx: Transaction) -> list[str | None]:
+    """Every department a conversation or protocol was in (``None``: none reached)."""
+    query = sa.union(sa.select(conversation_t.c.department), sa.select(submission_t.c.department))
+    found = {row[0] for row in tx.conn.execute(query)}
+    return sorted(found, key=lambda d: (d is not None, d or ""))
+
+
+def _department_is(
+    column: sa.ColumnElement[str | None], department: str | None
+) -> sa.ColumnElement[bool]:
+    """``column`` is ``department`` (``IS NULL`` for none)."""
+    return column.is_(None) if department is None else column == department
+
+
+def _expired_conversations(department: str | None, before: dt.datetime) -> Any:
+    """The closed conversations of ``department`` closed ``before``, not anonymised yet."""
+    c = conversation_t.c
+    return sa.select(c.id).where(
+        _department_is(c.department, department),
+        c.closed_at.is_not(None),
+        c.closed_at < before,
+        sa.not_(c.address.startswith(ANONYMOUS_ADDRESS, autoescape=True)),
+    )
+
+
+def purge_messages(
+    tx: Transaction,
+    department: str | None,
+    before: dt.datetime,
+    *,
+    placeholder: str,
+    dry_run: bool,
+) -> int:
+    """Anonymise the conversations of ``department`` closed ``before`` (messages, phone,
+    name, raw deliveries) as :func:`anonymise_conversations` does, except their forms and
+    ratings (those have periods of their own). Returns how many conversations."""
+    ids = [
+        int(row_id)
+        for row_id in tx.conn.execute(_expired_conversations(department, before)).scalars()
+    ]
+    if dry_run or not ids:
+        return len(ids)
+    c, m, o = conversation_t.c, message_t.c, outbox_t.c
+    for chunk in _chunks(ids):
+        addresses = tx.conn.execute(sa.select(c.channel, c.address).where(c.id.in_(chunk))).all()
+        delete_deliveries_from(tx, [(ch, a) for ch, a in addresses], before=before)
+        tx.conn.execute(
+            conversation_t.update()
+            .where(c.id.in_(chunk))
+            .values(
+                address=sa.literal(ANONYMOUS_ADDRESS) + sa.cast(c.id, sa.String),
+                citizen_name=None,
+                channel_data=None,
+                context="{}",
+            )
+        )
+        tx.conn.execute(
+            message_t.update()
+            .where(m.conversation_id.in_(chunk))
+            .values(text=placeholder, channel_message_id=None)
+        )
+        tx.conn.execute(
+            outbox_t.update()
+            .where(o.conversation_id.in_(chunk))
+            .values(
+                payload=json.dumps({"text": placeholder, "choices": []}, ensure_ascii=False),
+                address=sa.literal(ANONYMOUS_ADDRESS) + sa.cast(o.conversation_id, sa.String),
+                provider_message_id=None,
+            )
+        )
+    return len(ids)
+
+
+def purge_submissions(
+    tx: Transaction, department: str | None, before: dt.datetime, *, dry_run: bool
+) -> int:
+    """Empty the answers of ``department``'s protocols unchanged since ``before`` whose
+    conversation is closed; their number, form, status and dates stay. Returns how many."""
+    s, c = submission_t.c, conversation_t.c
+    closed = sa.select(c.id).where(c.closed_at.is_not(None))
+    where = [
+        _department_is(s.department, department),
+        s.updated_at < before,
+        s.conversation_id.in_(closed),
+        sa.or_(s.data != "{}", s.secret_data.is_not(None), s.citizen_name.is_not(None)),
+    ]
+    if dry_run:
+        count = sa.select(sa.func.count()).select_from(submission_t).where(*where)
+        return int(tx.conn.execute(count).scalar_one())
+    return int(
+        tx.conn.execute(
+            submission_t.update()
+            .where(*where)
+            .values(data="{}", secret_data=None, citizen_name=None)
+        ).rowcount
+    )
+
+
+def purge_ratings(
+    tx: Transaction, department: str | None, before: dt.datetime, *, dry_run: bool
+) -> int:
+    """Delete the survey comments of ``department``'s ratings given ``before`` (the
+    score and the answers to the city's questions stay). Returns how many."""
+    r, c = rating_t.c, conversation_t.c
+    mine = sa.select(c.id).where(_department_is(c.department, department), c.closed_at.is_not(None))
+    where = [r.conversation_id.in_(mine), r.created_at < before, r.comment.is_not(None)]
+    if dry_run:
+        count = sa.select(sa.func.count()).select_from(rating_t).where(*where)
+        return int(tx.conn.execute(count).scalar_one())
+    return int(tx.conn.execute(rating_t.update().where(*where).values(comment=None)).rowcount)
+
+
+def purge_citizens(tx: Transaction, before: dt.datetime, *, placeholder: str, dry_run: bool) -> int:
+    """Make tombstones (:func:`anonymise_citizen`) of the citizens last seen ``before``
+    who have no open conversation. Returns how many."""
+    import secrets
+
+    ct, c = citizen_t.c, conversation_t.c
+    open_ = sa.select(c.citizen_id).where(c.closed_at.is_(None), c.citizen_id.is_not(None))
+    query = sa.select(ct.id).where(
+        ct.last_seen_at < before,
+        ct.id.not_in(open_),
+        sa.not_(ct.cpf_hash.startswith(FORGOTTEN_HASH, autoescape=True)),
+    )
+    ids = [int(row_id) for row_id in tx.conn.execute(query).scalars()]
+    if not dry_run:
+        for citizen_id in ids:
+            anonymise_citizen(tx, citizen_id, token=secrets.token_hex(16), placeholder=placeholder)
+    return len(ids)
+
+
+def purge_deliveries(tx: Transaction, before: dt.datetime, *, dry_run: bool) -> int:
+    """Delete the handled inbox deliveries received ``before``. Returns how many."""
+    i = inbox_t.c
+    where = [i.status.in_(_HANDLED_INBOX), i.received_at < before]
+    if dry_run:
+        return int(
+            tx.conn.execute(
+                sa.select(sa.func.count()).select_from(inbox_t).where(*where)
+            ).scalar_one()
+        )
+    return int(tx.conn.execute(inbox_t.delete().where(*where)).rowcount)
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     Text,
+    TextClause,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -81,6 +82,23 @@ class Citizen(SQLModel, table=True):
     last_seen_at: dt.datetime = utc_field()
 
 
+def _where(condition: TextClause) -> dict[str, Any]:
+    """A partial index's condition, on SQLite and PostgreSQL alike (``Index`` keywords)."""
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
+
+def _duration_indexes(column: str, name: str) -> tuple[Index, Index]:
+    """The indexes a report's median of ``column`` walks: overall, and per department
+    (only conversations whose duration is known)."""
+    known = text(f"{column} IS NOT NULL")
+    return (
+        Index(f"ix_conversation_{name}", column, "opened_at", **_where(known)),
+        Index(
+            f"ix_conversation_department_{name}", "department", column, "opened_at", **_where(known)
+        ),
+    )
+
+
 class Conversation(SQLModel, table=True):
     """One conversation on one channel address, from first message to closing."""
 
@@ -97,6 +115,18 @@ class Conversation(SQLModel, table=True):
         ),
         Index("ix_conversation_opened_at", "opened_at"),
         Index("ix_conversation_state", "state", "department"),
+        # The address's latest conversation (open or closed), without a scan.
+        Index("ix_conversation_address", "channel", "address", "id"),
+        # Report medians walk these in order instead of sorting (see civic.durations);
+        # opened_at lets a period be filtered inside the index.
+        *_duration_indexes("first_response_seconds", "first_response"),
+        *_duration_indexes("resolution_seconds", "resolution"),
+        # Conversations closed by expiry, counted by reports.
+        Index(
+            "ix_conversation_abandoned",
+            "opened_at",
+            **_where(text("close_reason = 'abandoned'")),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=32)
@@ -127,6 +157,10 @@ class Conversation(SQLModel, table=True):
     #: What the channel needs to answer (JSON): the WhatsApp number the citizen wrote to
     #: (``account``), their phone when known, the time of their last message there.
     channel_data: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    #: Seconds to the first response and to the resolution (:mod:`civic.durations`),
+    #: stored when they end; ``None`` until then.
+    first_response_seconds: float | None = None
+    resolution_seconds: float | None = None
 
 
 class Message(SQLModel, table=True):
@@ -191,7 +225,17 @@ class Rating(SQLModel, table=True):
     """The closing survey of one conversation; ``score`` is NULL when the citizen declined."""
 
     __tablename__ = "rating"
-    __table_args__ = (Index("ix_rating_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_rating_created_at", "created_at"),
+        # Reports count the scores given along it, without reading the table.
+        Index(
+            "ix_rating_score",
+            "scale_min",
+            "scale_max",
+            "score",
+            **_where(text("score IS NOT NULL")),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", unique=True)
     department: str | None = Field(default=None, max_length=64, index=True)

@@ -26,6 +26,7 @@ from civic.crypto import DecryptionError
 from civic.default_plugins import routing
 from civic.default_plugins.protocols import protocol_number as default_protocol_number
 from civic.default_plugins.topics import match_topic
+from civic.durations import durations
 from civic.forms import FormStep
 from civic.plugins import PluginFailed, call_first, call_safely
 from civic.reading import Reading, read
@@ -241,6 +242,7 @@ class Turn:
         if self.state is State.CLOSED:
             values["closed_at"] = self.now
             values.setdefault("close_reason", "completed")
+        values.update(durations(self.row, values))
         return values
 
     def local(self, moment: dt.datetime) -> dt.datetime:

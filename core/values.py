@@ -282,6 +282,53 @@ def _schema(instance: object, attribute: attrs.Attribute[Any], value: object) ->
 
 
 @attrs.frozen
+class Processing:
+    """What is done with citizens' personal data, and why: one entry of the controller's
+    record of processing operations (LGPD art. 37), printed by ``civic privacy register``.
+
+    :param purpose: why the data is processed (LGPD art. 6 I: a specific, explicit purpose).
+    :param legal_basis: the hypothesis of LGPD art. 7 (or art. 11 for sensitive data) the
+        processing rests on, with its item: a city answering its citizens usually rests on
+        art. 7 III (execution of public policies) or art. 7 II (a legal duty), as art. 23
+        asks of public bodies.
+    :param data: the personal data collected, one item each (``("nome", "CPF")``).
+    :param retention: how long it is kept and what happens then (art. 16: eliminated at
+        the end of the processing, unless a law requires keeping it); the periods a city
+        sets in ``[retention]`` are printed beside it.
+    :param activity: the name of the operation (the department's name when empty).
+    :param sharing: with whom the data is shared, if anyone (art. 9 V); ``""``: nobody.
+
+    Raises :class:`ContractError` when a field has the wrong type or is empty.
+    """
+
+    purpose: str = attrs.field(validator=_non_empty_text)
+    legal_basis: str = attrs.field(validator=_non_empty_text)
+    data: tuple[str, ...] = attrs.field(converter=_as_words, validator=_words)
+    retention: str = attrs.field(validator=_non_empty_text)
+    activity: str = attrs.field(default="", validator=_text)
+    sharing: str = attrs.field(default="", validator=_text)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.data:
+            raise ContractError(
+                "Processing",
+                self.activity or None,
+                "data",
+                'must name at least one kind of personal data, like data=("nome", "CPF")',
+            )
+
+
+def _processing(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, Processing):
+        _fail(
+            instance,
+            attribute,
+            f"must be a Processing(purpose=..., legal_basis=..., data=..., retention=...) "
+            f"or None, not {_shown(value)}",
+        )
+
+
+@attrs.frozen
 class Department:
     """A department registered by a plugin through ``register_departments``.
 
@@ -342,6 +389,7 @@ class Department:
     identification: bool = attrs.field(default=True, validator=_flag)
     deadline_days: int | None = attrs.field(default=None, validator=_deadline)
     settings_schema: Mapping[str, Any] | None = attrs.field(default=None, validator=_schema)
+    processing: Processing | None = attrs.field(default=None, validator=_processing)
 
     @property
     def prefix(self) -> str:

@@ -18,6 +18,26 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Spans = Sequence[tuple[dt.time, dt.time]]
 
 
+#: The years a date filter may name (a report's period, a protocol search): far enough
+#: for any record, near enough that a day or a year added or taken never overflows.
+FILTER_YEARS = range(1900, 3000)
+
+
+def filter_date(
+    value: str | None, formats: Sequence[str] = ("%Y-%m-%d", "%d/%m/%Y")
+) -> dt.date | None:
+    """A date typed for a filter (``2026-11-29`` or ``29/11/2026``), or ``None`` when it is
+    not one, or its year is outside :data:`FILTER_YEARS` (``9999-12-31``)."""
+    value = (value or "").strip()
+    for pattern in formats:
+        try:
+            day = dt.datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+        return day if day.year in FILTER_YEARS else None
+    return None
+
+
 def hour_text(moment: dt.time) -> str:
     """``8h``, ``11h30``, ``0h``: the hour as written on a city hall's door."""
     return f"{moment.hour}h{moment.minute:02d}" if moment.minute else f"{moment.hour}h"

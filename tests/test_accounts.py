@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 
 import argon2
@@ -424,3 +425,47 @@ def test_cli_errors(storage: Storage) -> None:
     out = civic(storage, "add", "Bia", "-d", "cac", input=f"{PASSWORD}\nsomething else\n", code=1)
     assert "do not match" in out  # the prompt asks again, then the input runs out
     assert [a.name for a in accounts.list_agents(storage)] == ["Ana"]
+
+
+def test_parallel_attempts_check_no_more_passwords_than_the_lock_allows(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty guesses at once: only the first five passwords are checked, then the lock
+    holds for every one of them, even though all were sent before any failed."""
+    add_ana(storage)
+    checked: list[str] = []
+    guard = threading.Lock()
+    verify = accounts._verify
+
+    def counting(password_hash: str, password: str) -> bool:
+        with guard:
+            checked.append(password)
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(accounts, "_verify", counting)
+    start = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def guess(number: int) -> None:
+        start.wait()
+        try:
+            accounts.authenticate(storage, "Ana", f"guess {number}", T0)
+        except Throttled:
+            outcome = "throttled"
+        except AuthError:
+            outcome = "refused"
+        else:
+            outcome = "signed in"
+        with guard:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checked) == accounts.MAX_FAILURES
+    assert sorted(set(outcomes)) == ["refused", "throttled"]
+    assert outcomes.count("throttled") == 20 - accounts.MAX_FAILURES + 1
+    with pytest.raises(Throttled):  # and the right password waits for the lock too
+        accounts.authenticate(storage, "Ana", PASSWORD, T0 + dt.timedelta(minutes=1))

@@ -674,3 +674,21 @@ def test_the_reports_page_shows_each_attendant_s_figures(host: Host, client: Tes
     # An attendant's report covers their own department only.
     other = client.get("/console/reports?departamento=cac")
     assert "Departamento desconhecido" in other.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/console/reports?ate=9999-12-31",
+        "/console/reports?de=0001-01-01",
+        "/console/reports?de=31/12/9999&ate=31/12/9999",
+        "/console/protocols?de=0001-01-01&ate=9999-12-31",
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_refused_politely(
+    client: TestClient, query: str
+) -> None:
+    sign_in(client, "Rita")
+    page = client.get(query)
+    assert page.status_code == 200
+    assert "data" in page.text.lower()  # the page says which date it could not use

@@ -18,8 +18,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-from civic import migrations
+from civic import durations, migrations
 from civic.storage import Storage, StorageError
+from civic.tables import UtcDateTime
 from tests.conftest import DATABASES, POSTGRES_URL
 
 HEAD_NUMBER = migrations.revision_number(migrations.HEAD)
@@ -34,6 +35,8 @@ NEW_COLUMNS = {
         "resolved_at",
         "last_citizen_at",
         "close_reason",
+        "first_response_seconds",
+        "resolution_seconds",
     },
     "submission": {"secret_data", "citizen_id", "citizen_name"},
 }
@@ -377,6 +380,63 @@ def test_a_database_of_the_old_runner_is_stamped_and_upgraded(empty_url: str) ->
         with pytest.raises(sa.exc.IntegrityError), storage.engine.begin() as conn:
             conn.execute(old_runner_schema().tables["conversation"].insert(), second_open)
         assert storage.migrate() == 0
+    finally:
+        storage.close()
+
+
+# -- revision 0006: durations of the conversations already stored ----------------------
+
+
+def test_the_durations_of_stored_conversations_are_filled_in(empty_url: str) -> None:
+    """0006 computes each conversation's durations from its times, to the microsecond,
+    exactly as the engine computes them for new ones (:mod:`civic.durations`)."""
+    storage = Storage(empty_url)
+    try:
+        with storage.engine.begin() as conn:
+            command.upgrade(migrations.config(conn), "0005")
+        opened = dt.datetime(2026, 3, 2, 12, 30, 0, 123456, tzinfo=dt.UTC)
+        later = [
+            dt.timedelta(microseconds=1),
+            dt.timedelta(seconds=59, microseconds=999999),
+            dt.timedelta(days=3, hours=7, microseconds=654321),
+            dt.timedelta(0),
+        ]
+        conversations = []
+        for i, (first, closed) in enumerate(zip(later, reversed(later), strict=True), start=1):
+            handed = opened + dt.timedelta(minutes=5) if i % 2 else None
+            conversations.append(
+                {
+                    "id": i,
+                    "channel": "whatsapp",
+                    "address": f"+55{i}",
+                    "state": "closed",
+                    "context": "{}",
+                    "opened_at": opened,
+                    "updated_at": opened,
+                    "first_response_at": opened + first,
+                    "closed_at": opened + closed + first,
+                    "handed_over_at": handed,
+                    "agent_first_response_at": handed + closed if handed else None,
+                    "resolved_at": handed + first if handed and i > 2 else None,
+                }
+            )
+        conversations.append({**conversations[0], "id": 9, "address": "+559", "closed_at": None})
+        times = [
+            sa.column(name, UtcDateTime()) for name in conversations[0] if name.endswith("_at")
+        ]
+        others = [sa.column(name) for name in conversations[0] if not name.endswith("_at")]
+        with storage.engine.begin() as conn:
+            conn.execute(sa.table("conversation", *others, *times).insert(), conversations)
+        assert storage.migrate() == HEAD_NUMBER - 5
+        with storage.reading() as tx:
+            stored = tx.conversations()
+        assert len(stored) == len(conversations)
+        for row in stored:
+            want = durations.durations({}, {name: row[name] for name in durations.INPUTS})
+            assert {name: row[name] for name in want} == want, row["id"]
+        unresolved = [row["id"] for row in stored if row["resolution_seconds"] is None]
+        assert unresolved == [1, 9]  # handed over, and the team never closed them
+        assert all(row["first_response_seconds"] is not None for row in stored)
     finally:
         storage.close()
 

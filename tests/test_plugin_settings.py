@@ -175,7 +175,7 @@ def test_config_check_reports_each_problem_with_file_and_key(tmp_path: Path) -> 
         "departments.cac.services.ouvidoria: unknown setting (known here: agendamento, "
         "assistencia_social, certidoes, iptu)",
         "departments.procon.site: unknown setting (known here: contacts, deadline_days, "
-        "hours, keywords)",
+        "hours, keywords, retention)",
         "departments.jsm.late_fien: unknown setting",
         "departments.jsm.late_fine: 4.21 is not of type 'string'",
         "departments.jsm.fine_date: 2026-01-01T08:00:00 is not a date: write it like "

@@ -455,6 +455,14 @@ def test_empty_database(fresh_storage: Callable[[], db.Storage], manager: pluggy
     jsonschema.Draft202012Validator(SCHEMA).validate(report_to_dict(report))
 
 
+def test_the_reports_protocol_statuses_are_the_protocols():
+    """The report keeps its own copy, so computing one does not import the team's actions."""
+    from civic import protocols
+    from civic.report import PROTOCOL_STATUSES
+
+    assert PROTOCOL_STATUSES == protocols.STATUSES
+
+
 def test_scope_rejects_bad_values():
     with pytest.raises(ValueError, match="grouping"):
         ReportScope(by="year")
@@ -704,6 +712,8 @@ def test_cli_export(cli: typer.Typer, seed_storage: db.Storage):
     ("args", "message"),
     [
         (["--since", "2021-13-01"], "is not a date"),
+        (["--until", "9999-12-31"], "is not a date from 1900 to 2999"),
+        (["--since", "01/01/0001"], "is not a date from 1900 to 2999"),
         (["--since", "2021-03-10", "--until", "01/03/2021"], "is after"),
         (["--department", "nope"], "unknown department 'nope'"),
     ],

@@ -4,6 +4,7 @@ driver's cursor (:mod:`civic.prepared`), transactions on the driver's connection
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 from pathlib import Path
@@ -177,6 +178,9 @@ def test_a_connection_the_server_closed_is_replaced_and_the_message_processed(
     storage = make_storage("postgres", tmp_path)
     engine = Engine(storage, secret=SECRET, manager=load_plugins())
     engine.handle(Inbound(channel="test", address="5511", text="oi", channel_message_id="m1"))
+    with contextlib.ExitStack() as stack:  # several connections wait in the pool
+        for _ in range(4):
+            stack.enter_context(storage.engine.connect())
     with storage.engine.connect() as conn:  # the server ends every other session of civic
         conn.exec_driver_sql(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -232,3 +236,46 @@ def test_a_lazy_savepoint_that_only_reads_sends_no_statement(sqlite_storage: Sto
         ["RELEASE", "SAVEPOINT"],
         ["RELEASE", "SAVEPOINT"],
     ]
+
+
+def _lose(tx: object) -> None:
+    """The database goes away under a transaction (its driver connection closes)."""
+    tx.conn.connection.dbapi_connection.close()  # type: ignore[attr-defined]
+
+
+def test_after_a_lost_connection_nothing_more_runs_and_nothing_half_commits(
+    sqlite_storage: Storage,
+) -> None:
+    with pytest.raises(sa.exc.DBAPIError) as lost, sqlite_storage.transaction() as tx:
+        tx.create_conversation(
+            channel="test", address="A", state="choosing", pinned_department=None, now=NOW
+        )
+        _lose(tx)
+        with pytest.raises(sa.exc.DBAPIError):
+            tx.open_conversation("test", "A")
+        # someone swallowed the error and goes on: nothing may run on a new connection
+        tx.create_conversation(
+            channel="test", address="B", state="choosing", pinned_department=None, now=NOW
+        )
+    assert lost.value.connection_invalidated  # the caller may try the work again
+    with sqlite_storage.reading() as tx:
+        assert tx.conversations() == []
+    assert _conversation(sqlite_storage, "C")  # and the storage works afterwards
+
+
+@pytest.mark.parametrize("first", ["sqlalchemy", "driver"])
+def test_a_loss_inside_a_turn_says_the_work_may_be_tried_again(
+    sqlite_storage: Storage, first: str
+) -> None:
+    with pytest.raises(sa.exc.DBAPIError) as lost, sqlite_storage.transaction() as tx:
+        if first == "sqlalchemy":
+            tx.get_setting("probe")
+        with tx.savepoint(lazy=True):
+            tx.create_conversation(
+                channel="test", address="A", state="choosing", pinned_department=None, now=NOW
+            )
+            _lose(tx)
+            tx.open_conversation("test", "A")
+    assert lost.value.connection_invalidated
+    with sqlite_storage.reading() as tx:
+        assert tx.conversations() == []

@@ -10,7 +10,8 @@ conversation without reloading and inserts canned responses.
 - :mod:`civic.console.auth`: signing in and out.
 - :mod:`civic.console.conversations`: the queues, a conversation, the staff actions.
 - :mod:`civic.console.protocols`, :mod:`civic.console.canned`,
-  :mod:`civic.console.reports`: the other pages.
+  :mod:`civic.console.reports`: the other pages; :mod:`civic.console.citizens`: a
+  citizen's data by CPF (admins only).
 
 ``civic serve`` mounts it (:func:`civic.serve.create_app`); attendants get accounts with
 ``civic agents add``.
@@ -35,7 +36,7 @@ STATIC = {
 
 def routes(host: Host) -> list[Route]:
     """Every route of the console, over ``host``'s engine."""
-    from civic.console import auth, canned, conversations, protocols, reports
+    from civic.console import auth, canned, citizens, conversations, protocols, reports
     from civic.console.web import HEADERS, Console
 
     console = Console(host)
@@ -65,6 +66,7 @@ def routes(host: Host) -> list[Route]:
         *protocols.routes(console),
         *canned.routes(console),
         *reports.routes(console),
+        *citizens.routes(console),
         Route("/console/static/{name:str}", static, methods=["GET"]),
     ]
 

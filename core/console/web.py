@@ -364,11 +364,8 @@ def duration(value: float | None) -> str:
 
 
 def parse_date(value: str | None) -> dt.date | None:
-    """A date from an ``<input type=date>`` (``2021-03-16``) or typed ``16/03/2021``."""
-    value = (value or "").strip()
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(value, pattern).date()
-        except ValueError:
-            continue
-    return None
+    """A date from an ``<input type=date>`` (``2021-03-16``) or typed ``16/03/2021``;
+    ``None`` for anything else, a year such as 9999 included (:func:`civic.when.filter_date`)."""
+    from civic.when import filter_date
+
+    return filter_date(value)

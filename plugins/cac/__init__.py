@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from civic import Department, Topic, hookimpl
+from civic import Department, Processing, Topic, hookimpl
 from civic.config import DepartmentConfig
 from civic.default_plugins.topics import match_topic
 from civic.forms import load_form
@@ -173,6 +173,16 @@ DEPARTMENT = Department(
     protocol_prefix="CAC",
     order=10,
     settings_schema=load_form(__name__, "settings.schema.json"),
+    # The record of processing (LGPD art. 37): a request to the city is a public service
+    # (art. 7 III, art. 23); the protocol is a public record the city must answer.
+    processing=Processing(
+        purpose="Registrar e encaminhar solicitações e reclamações do cidadão à prefeitura "
+        "e informar o andamento pelo número de protocolo",
+        legal_basis="LGPD art. 7º, III (execução de políticas públicas), com art. 23",
+        data=("nome", "CPF", "telefone", "endereço ou bairro do problema", "descrição"),
+        retention="Mensagens e respostas do formulário pelo prazo de [retention] da cidade; "
+        "o registro do protocolo (número, assunto, situação, datas) é mantido anonimizado",
+    ),
 )
 
 

@@ -34,7 +34,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable
 
-from civic import Answer, Department, Topic, hookimpl
+from civic import Answer, Department, Processing, Topic, hookimpl
 from civic.config import DepartmentConfig
 from civic.default_plugins.topics import match_topic
 from civic.forms import load_form
@@ -161,6 +161,17 @@ DEPARTMENT = Department(
     protocol_prefix="JSM",
     order=30,
     settings_schema=load_form(__name__, "settings.schema.json"),
+    # The record of processing (LGPD art. 37): the Junta informs and books visits under
+    # the Lei do Serviço Militar (Lei 4.375/1964, Decreto 57.654/1966).
+    processing=Processing(
+        purpose="Informar sobre o serviço militar, agendar atendimentos e segundas vias de "
+        "documentos na Junta de Serviço Militar",
+        legal_basis="LGPD art. 7º, III (execução de políticas públicas), com art. 23; "
+        "Lei 4.375/1964 e Decreto 57.654/1966",
+        data=("nome", "CPF", "telefone", "motivo do atendimento", "período preferido"),
+        retention="Mensagens e pedidos de atendimento pelo prazo de [retention] da cidade; "
+        "o registro do protocolo (número, situação, datas) é mantido anonimizado",
+    ),
 )
 
 

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from civic import Department, Topic, hookimpl
+from civic import Department, Processing, Topic, hookimpl
 from civic.forms import load_form
 from civic.texts import Texts
 from civic_procon.deadlines import damage_passed, defect_passed, withdrawal_passed
@@ -197,6 +197,27 @@ DEPARTMENT = Department(
     protocol_prefix="PROCON",
     order=20,
     settings_schema=load_form(__name__, "settings.schema.json"),
+    # The record of processing (LGPD art. 37). What the form asks is what a municipal
+    # PROCON needs to notify the supplier (see /work/shared/domain notes), no more (art. 6
+    # III); the supplier notified receives the complaint.
+    processing=Processing(
+        purpose="Registrar reclamações de consumidores e notificar o fornecedor reclamado "
+        "(Código de Defesa do Consumidor, Lei 8.078/1990)",
+        legal_basis="LGPD art. 7º, III (execução de políticas públicas de defesa do "
+        "consumidor), com art. 23",
+        data=(
+            "nome",
+            "CPF",
+            "telefone",
+            "fornecedor e seu contato",
+            "compra (produto, pedido, datas, valor)",
+            "relato e pedido do consumidor",
+            "município",
+        ),
+        retention="Mensagens e respostas do formulário pelo prazo de [retention] da cidade; "
+        "o registro do protocolo (número, situação, datas) é mantido anonimizado",
+        sharing="o fornecedor reclamado, ao ser notificado da reclamação",
+    ),
 )
 
 

@@ -5,7 +5,7 @@ stored them (:mod:`civic.channels.inbox`); the partial index finds a sender's de
 still to process.
 
 Revision ID: 0007
-Revises: 0005 (0006 belongs to another branch: set to "0006" when both are merged)
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
