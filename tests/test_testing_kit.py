@@ -349,8 +349,8 @@ def test_harness_strict_raises_on_a_logged_error() -> None:
             harness.say("qualquer coisa")
     with Harness(Exemplo(department_message=department_message), strict=False) as lenient:
         lenient.say(MARIA)
-        lenient.say("qualquer coisa")  # civic asks again without the plugin: no apology
-        lenient.expect("Não encontrei uma resposta", state="in_department")
+        lenient.say("qualquer coisa")  # the only answer failed: an apology, and the team
+        lenient.expect("problema técnico", state="waiting_human")
         assert lenient.errors and "kaboom" in str(lenient.errors[0].exc_info)
 
 
