@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -283,7 +284,7 @@ class Civic:
 @contextlib.contextmanager
 def own_database(kind: str, folder: Path, name: str) -> Iterator[str]:
     """A database URL for one test: a SQLite file in ``folder``, or a PostgreSQL
-    database ``faults_<name>`` of its own on the server of ``CIVIC_TEST_DATABASE_URL``
+    database ``faults_<name>_<random>`` of its own on the server of ``CIVIC_TEST_DATABASE_URL``
     (created empty, dropped afterwards; the shared server is never stopped)."""
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'civic.db'}"
@@ -294,7 +295,7 @@ def own_database(kind: str, folder: Path, name: str) -> Iterator[str]:
 
     assert POSTGRES_URL
     url = sa.engine.make_url(POSTGRES_URL)
-    database = f"faults_{name}"
+    database = f"faults_{name}_{uuid.uuid4().hex[:8]}"  # tests in parallel never share it
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
