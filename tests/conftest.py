@@ -182,3 +182,15 @@ def with_plugin(storage: Storage) -> Iterator[Callable[..., Engine]]:
     finally:
         for plugin in added:
             pm.unregister(plugin)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Captured output as UTF-8 can carry it: hostile-input tests log lone surrogates,
+    which pytest-xdist cannot send from a worker (``DumpError``), failing the whole run."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    report.sections = [
+        (title, text.encode("utf-8", "replace").decode("utf-8"))
+        for title, text in report.sections
+    ]
