@@ -25,7 +25,11 @@ FLOOD = Texts()("rate_limited")
 
 
 def limited(per_minute: int, **more: object) -> Harness:
-    return Harness(installed=True, config={"limits": {"messages_per_minute": per_minute}, **more})
+    return Harness(
+        installed=True,
+        config={"limits": {"messages_per_minute": per_minute}, **more},
+        rate_limit=True,
+    )
 
 
 def inbound_count(harness: Harness) -> int:
@@ -77,6 +81,14 @@ def test_the_limit_counts_across_workers() -> None:
         assert said[4] == FLOOD and said[5] == ""
 
 
+def test_the_test_harness_turns_it_off_unless_asked() -> None:
+    """The harness's clock stands still: without ``rate_limit=True`` a test's long
+    conversation is not a flood."""
+    with Harness(installed=True, config={"limits": {"messages_per_minute": 1}}) as h:
+        maria = h.citizen()
+        assert all(maria.say("oi") not in ("", FLOOD) for _ in range(5))
+
+
 def test_other_citizens_are_not_slowed_by_a_flood() -> None:
     with limited(2) as h:
         flooder = h.citizen()
@@ -98,7 +110,7 @@ def test_zero_turns_the_limit_off() -> None:
 
 
 def test_the_default_limit_is_thirty_a_minute() -> None:
-    with Harness(installed=True) as h:
+    with Harness(installed=True, rate_limit=True) as h:
         maria = h.citizen()
         answers = [maria.say("oi") for _ in range(32)]
         assert FLOOD not in answers[:30] and answers[30:] == [FLOOD, ""]
@@ -130,7 +142,7 @@ def test_a_thanks_flood_after_closing_is_answered_once() -> None:
 @pytest.fixture
 def webchat_host() -> Iterator[Host]:
     config = {"limits": {"messages_per_minute": 3, "webchat_per_ip_per_minute": 5}}
-    with Harness(installed=True, config=config) as h:
+    with Harness(installed=True, config=config, rate_limit=True) as h:
         yield Host(engine=h.engine, config=h.engine.config)
 
 
@@ -162,7 +174,9 @@ def test_whatsapp_deliveries_of_a_flood_are_stored_and_answered_once(
     monkeypatch.setenv("CIVIC_WHATSAPP_APP_SECRET", secret)
     monkeypatch.setenv("CIVIC_WHATSAPP_ACCESS_TOKEN", "the-token")
     monkeypatch.setenv("CIVIC_WHATSAPP_API_URL", "http://127.0.0.1:9/v23.0")  # nothing sent
-    with Harness(installed=True, config={"limits": {"messages_per_minute": 3}}) as h:
+    with Harness(
+        installed=True, config={"limits": {"messages_per_minute": 3}}, rate_limit=True
+    ) as h:
         host = Host(engine=h.engine, config=h.engine.config)
         channels = {"whatsapp": collect_channels(h.engine.pm)["whatsapp"]}
         with TestClient(create_app(host, channels)) as client:
