@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,9 @@ def test_civic_serve_refuses_it(
         raise AssertionError("civic serve started")
 
     monkeypatch.setattr(uvicorn, "run", never)
+    root = logging.getLogger()  # civic serve sets up logging on the runner's stderr
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", root.level)
     path, message = wrong
     database = f"sqlite:///{tmp_path / 'c.db'}"
     result = runner.invoke(

@@ -100,6 +100,7 @@ def test_every_page_and_answer_has_the_headers(host: Host, client: TestClient) -
         f"/console/protocols/{protocol}",
         "/console/canned",
         "/console/reports",
+        "/console/citizens",
         "/console/static/console.js",
         "/console/static/console.css",
     ]
