@@ -204,13 +204,28 @@ def _citizen_lines(interactive: bool) -> Iterator[str]:
             if line.strip():
                 yield line
         return
-    lines: Iterator[str] = (
-        (_decode(raw) for raw in sys.stdin.buffer) if hasattr(sys.stdin, "buffer") else sys.stdin
-    )
+    lines: Iterator[str] = _limited_lines() if hasattr(sys.stdin, "buffer") else sys.stdin
     for line in lines:
         line = line.rstrip("\r\n")
         if line.strip():
             yield line
+
+
+def _limited_lines() -> Iterator[str]:
+    """Standard input's lines, decoded; a line longer than :data:`civic.files.LINE_LIMIT`
+    (``civic run < /dev/zero``) stops the command with a clear error."""
+    from civic import files
+
+    number = 0
+    while True:
+        number += 1
+        try:
+            raw = files.read_line(sys.stdin.buffer)
+        except files.FileTooLarge as exc:
+            fail(f"input line {number}: {exc}", code=2)
+        if raw is None:
+            return
+        yield _decode(raw)
 
 
 def _inputs(lines: Iterator[str], input_format: InputFormat) -> Iterator[tuple[str, str | None]]:

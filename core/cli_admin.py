@@ -70,14 +70,9 @@ def config_check(
     wrong_settings = settings_problems(loaded, {d.slug: d.settings_schema for d in registry})
     for problem in wrong_settings:
         typer.secho(problem, err=True, fg=typer.colors.RED)
-    unknown = [p for p in registry.problems if p.plugin == "config"]
-    for missing in unknown:
-        typer.secho(
-            f"{target}: enabled: department {missing.department!r} is not installed "
-            f"(installed: {', '.join(_installed()) or 'none'})",
-            err=True,
-            fg=typer.colors.RED,
-        )
+    unknown = departments.enabled_problems(loaded.departments, registry, str(target))
+    for problem in unknown:
+        typer.secho(problem, err=True, fg=typer.colors.RED)
     wrong_numbers = {
         number: slug
         for number, slug in loaded.whatsapp_numbers.items()
@@ -104,12 +99,6 @@ def config_check(
         raise typer.Exit(code=1)
     enabled = ", ".join(registry.slugs) or "none"
     typer.echo(f"{target}: OK — {loaded.city}; departments: {enabled}")
-
-
-def _installed() -> list[str]:
-    from civic import departments
-
-    return departments.collect(load_plugins()).slugs
 
 
 # -- civic forms --------------------------------------------------------------------
@@ -165,7 +154,7 @@ def forms_validate(
     ] = None,
 ) -> None:
     """Check forms against the civic form meta-schema (schemas/form.schema.json)."""
-    from civic import departments
+    from civic import departments, files
     from civic.forms import build_format_checker, form_errors
 
     manager = load_plugins()
@@ -174,8 +163,10 @@ def forms_validate(
     if paths:
         for path in paths:
             try:
-                schema: Any = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                schema: Any = json.loads(files.read_text(path, files.FORM_LIMIT))
+            except files.FileTooLarge as exc:
+                errors = [f"cannot read: {exc}"]
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                 errors = [f"cannot read JSON: {exc}"]
             else:
                 errors = form_errors(schema, formats=known)

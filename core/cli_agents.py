@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
 def _read_password(from_stdin: bool) -> str:
     """The new password: one line of standard input, or typed twice at a hidden prompt."""
     if from_stdin:
-        line = sys.stdin.readline()
+        line = sys.stdin.readline(4096)  # never an endless input (passwords: 1024 at most)
         password = line.rstrip("\r\n")
         if not password:
             fail("no password on standard input", code=2)

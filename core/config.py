@@ -174,6 +174,15 @@ class ExpiryConfig:
 
 
 @attrs.frozen
+class LimitsConfig:
+    """How much one sender may send (see :mod:`civic.rate_limit`); ``0`` turns a limit
+    off. ``webchat_per_ip_per_minute`` is counted by each worker of ``civic serve``."""
+
+    messages_per_minute: int = 30
+    webchat_per_ip_per_minute: int = 120
+
+
+@attrs.frozen
 class DepartmentConfig:
     """A department's own settings: contacts, hours, and anything its plugin reads."""
 
@@ -199,6 +208,7 @@ class Config:
     privacy: PrivacyConfig = attrs.field(factory=PrivacyConfig)
     expiry: ExpiryConfig = attrs.field(factory=ExpiryConfig)
     retention: RetentionConfig = attrs.field(factory=RetentionConfig)
+    limits: LimitsConfig = attrs.field(factory=LimitsConfig)
     #: WhatsApp: ``phone_number_id`` → department slug; the template sent outside the
     #: 24-hour window, and its language.
     whatsapp_numbers: Mapping[str, str] = attrs.field(factory=dict)
@@ -241,8 +251,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if found is None:
         return Config()
     name = str(found)
+    from civic import files
+
     try:
-        raw = tomllib.loads(found.read_text(encoding="utf-8"))
+        raw = tomllib.loads(files.read_text(found, files.CONFIG_LIMIT))
     except FileNotFoundError:
         raise ConfigError([f"{name}: file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -319,6 +331,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "civic.toml") -> Config:
         privacy=PrivacyConfig(**raw.get("privacy", {})),
         expiry=_expiry(raw.get("expiry", {})),
         retention=_retention(raw),
+        limits=LimitsConfig(**raw.get("limits", {})),
         whatsapp_numbers=dict(raw.get("whatsapp", {}).get("numbers", {})),
         whatsapp_template=raw.get("whatsapp", {}).get("template"),
         whatsapp_language=raw.get("whatsapp", {}).get("language", "pt_BR"),

@@ -149,6 +149,41 @@ def collect(
     return registry
 
 
+def enabled_problems(
+    enabled: Iterable[str] | None, registry: Registry, source: str = "civic.toml"
+) -> list[str]:
+    """Why the city's ``enabled`` list would leave citizens unserved, as ``file:
+    enabled: reason`` lines (``[]`` when it is fine, or absent).
+
+    A slug that names no installed department is refused rather than skipped (a typo
+    would silently send that department's citizens to the menu), and so is a list that
+    enables nothing (``enabled = []``, or only departments that could not be loaded):
+    every citizen would then wait in a queue nobody serves. ``civic serve``, ``civic
+    run`` and ``civic config check`` stop on these (see :func:`civic.engine.check_settings`).
+    """
+    if enabled is None:
+        return []
+    wanted = list(enabled)
+    installed = ", ".join(sorted(registry.owners)) or "none"
+    problems = [
+        f"{source}: enabled: department {slug!r} is not installed (installed: {installed})"
+        for slug in wanted
+        if slug not in registry.owners
+    ]
+    if not wanted:
+        problems.append(
+            f"{source}: enabled: the list is empty, so no department would answer citizens "
+            f"(installed: {installed}); list the departments, or remove the key to enable "
+            "every installed one"
+        )
+    elif not registry.departments and not problems:
+        problems.append(
+            f"{source}: enabled: none of the enabled departments could be loaded (see the "
+            "errors above), so no department would answer citizens"
+        )
+    return problems
+
+
 _LOGGED: set[Problem] = set()
 
 

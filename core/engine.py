@@ -31,7 +31,7 @@ from typing import Any
 import pluggy
 import sqlalchemy as sa
 
-from civic import cpf, departments
+from civic import cpf, departments, rate_limit
 from civic.config import Config, ConfigError, settings_problems
 from civic.crypto import Vault, load_vault
 from civic.forms import FormRunner, build_format_checker
@@ -77,10 +77,14 @@ def city_texts(config: Config, pm: pluggy.PluginManager, registry: departments.R
 
 
 def check_settings(config: Config, registry: departments.Registry) -> None:
-    """Raise :class:`ConfigError` when an enabled department's section of the city's
-    configuration does not fit its plugin's ``settings_schema`` (one ``file:
-    departments.<slug>.<key>: reason`` line per problem)."""
-    problems = settings_problems(config, {d.slug: d.settings_schema for d in registry})
+    """Raise :class:`ConfigError` when ``enabled`` would leave citizens unserved
+    (:func:`civic.departments.enabled_problems`) or an enabled department's section of
+    the city's configuration does not fit its plugin's ``settings_schema`` (one ``file:
+    key: reason`` line per problem)."""
+    problems = departments.enabled_problems(
+        config.departments, registry, config.source or "civic.toml"
+    )
+    problems += settings_problems(config, {d.slug: d.settings_schema for d in registry})
     if problems:
         raise ConfigError(problems)
 
@@ -235,10 +239,17 @@ class Engine:
             )
             if message_id is None:  # delivered before: undo what was begun, replay
                 raise _Duplicate
-            turn = self._turn(
-                tx, row, reading, now, opened=opened, first_contact=first_contact,
-                media=inbound.media,
-            )  # fmt: skip
+            flood = rate_limit.flood(tx, self.config.limits.messages_per_minute, row["id"], now)
+            if flood is None:
+                turn = self._turn(
+                    tx, row, reading, now, opened=opened, first_contact=first_contact,
+                    media=inbound.media,
+                )  # fmt: skip
+            else:  # stored, but not processed: the flood is answered once
+                turn = Turn(self, tx, row, reading, now)
+                if flood.first:
+                    log.warning("conversation %s: a flood of messages, not processed", row["id"])
+                    turn.say(self.texts("rate_limited"))
             values = turn.values()
             if inbound.channel_data is not None:
                 values["channel_data"] = merged_channel_data(row, inbound.channel_data, now)
@@ -341,8 +352,10 @@ class Engine:
         )
         if message_id is None:
             raise _Duplicate
+        flood = rate_limit.flood(tx, self.config.limits.messages_per_minute, last["id"], now)
+        said = [Outgoing(Reply(self.texts("rate_limited" if flood else "after_close")))]
         deliveries = queue(
-            tx, last, [Outgoing(Reply(self.texts("after_close")))], now, in_reply_to=message_id
+            tx, last, said if not flood or flood.first else [], now, in_reply_to=message_id
         )
         return Outcome(
             last["id"],

@@ -356,7 +356,7 @@ def form_submitted(
         def form_submitted(department, protocol, data, settings):
             if department.slug != "procon":
                 return None
-            log.info("complaint %s against %s", protocol, data.get("fornecedor"))
+            log.info("complaint %s registered", protocol)  # never the answers: personal data
             email = settings.contacts.get("email")
             return f"Se precisar, escreva para {email} citando o protocolo." if email else None
     """
@@ -559,9 +559,8 @@ def conversation_transferred(
         log = logging.getLogger("civic_pager")
 
         @hookimpl
-        def conversation_transferred(conversation, source, target, note):
-            note = note or ""
-            log.warning("%s: conversation %s from %s. %s", target, conversation.id, source, note)
+        def conversation_transferred(conversation, source, target):
+            log.warning("%s: conversation %s from %s", target, conversation.id, source)
     """
 
 

@@ -48,11 +48,13 @@ def create_private_file(path: Path, text: str) -> str:
 
     Atomic, for several workers starting at once: ``text`` is written to a temporary file
     (0600) in the same folder, which is then hard-linked to ``path``. The link fails when
-    ``path`` already exists, and then the existing file is read instead. Nobody ever sees
-    a partly written file.
+    ``path`` already exists, and then the existing file is read instead (at most
+    :data:`civic.files.KEY_FILE_LIMIT` bytes). Nobody ever sees a partly written file.
     """
+    from civic import files
+
     try:
-        return path.read_text(encoding="utf-8")
+        return files.read_text(path, files.KEY_FILE_LIMIT)
     except FileNotFoundError:
         pass
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -64,7 +66,7 @@ def create_private_file(path: Path, text: str) -> str:
         try:
             os.link(temporary, path)
         except FileExistsError:  # another worker created it first: use theirs
-            return path.read_text(encoding="utf-8")
+            return files.read_text(path, files.KEY_FILE_LIMIT)
         return text
     finally:
         os.unlink(temporary)

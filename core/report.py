@@ -474,7 +474,13 @@ def collect_indicators(manager: pluggy.PluginManager) -> list[tuple[str, ReportI
         try:
             own(register=register)
         except Exception as exc:  # a plugin that fails half-way contributes nothing
-            log.error("plugin %s raised in hook %s: %r", plugin_name, HOOK, exc, exc_info=exc)
+            log.error(
+                "plugin %s raised in hook %s: %s",
+                plugin_name,
+                HOOK,
+                type(exc).__name__,
+                exc_info=exc,
+            )
             continue
         for indicator in pending:
             if indicator.name in found:
@@ -661,7 +667,13 @@ def build_report(
                     raise TypeError(f"compute() returned {type(result).__name__}, not Aggregate")
             except Exception as exc:
                 name = indicator.name
-                log.error("indicator %r of plugin %s failed: %r", name, plugin, exc, exc_info=exc)
+                log.error(
+                    "indicator %r of plugin %s failed: %s",
+                    name,
+                    plugin,
+                    type(exc).__name__,
+                    exc_info=exc,
+                )
                 continue
             results[indicator.name] = result
     total = Indicators.from_values({name: agg.total for name, agg in results.items()})

@@ -104,8 +104,24 @@ def _flat(indicators: Indicators) -> dict[str, Any]:
     return row
 
 
+#: What a spreadsheet reads as the start of a formula (or, after a tab or carriage
+#: return, may still): a text cell beginning with one is written after a ``'``.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet will not run: text starting like a formula
+    (``=HYPERLINK(...)``, ``+55 ...``, ``@SUM``, ``-2+3``) gets a leading ``'``, which
+    spreadsheets show as plain text (OWASP's advice against CSV injection). Numbers
+    stay numbers (a NPS of ``-5`` is written ``-5``): only text is changed."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render_csv(report: Report) -> str:
-    """One row per group (one ``total`` row when the report is not grouped), with a header.
+    """One row per group (one ``total`` row when the report is not grouped), with a header;
+    text cells are :func:`spreadsheet_safe`.
 
     Columns: ``group``, the scalar indicators, ``score_<n>`` per score of the
     distribution, ``protocols_<status>`` per protocol status, per extra survey question
@@ -122,7 +138,7 @@ def render_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
 
 
@@ -657,7 +673,8 @@ def export_conversations(
 ) -> int:
     """Write one row per conversation opened between the dates to ``out``; return the count.
 
-    ``format`` is ``csv`` (with a header row; protocols separated by spaces) or ``jsonl``
+    ``format`` is ``csv`` (with a header row; protocols separated by spaces; text cells
+    :func:`spreadsheet_safe`, so a comment ``=HYPERLINK(...)`` stays text) or ``jsonl``
     (one JSON object per line; ``protocols`` a list). Rows are streamed from the database
     in batches, so memory stays flat however many conversations there are. Times are ISO
     8601 in UTC (``2021-03-16T12:00:00Z``).
@@ -694,7 +711,7 @@ def export_conversations(
             }
             answers = _answers(row["answers"])
             if writer:
-                cells = ["" if v is None else v for v in record.values()]
+                cells = ["" if v is None else spreadsheet_safe(v) for v in record.values()]
                 cells += [_cell_answer(answers.get(key)) for key in questions]
                 writer.writerow(cells)
             else:
@@ -707,8 +724,13 @@ def export_conversations(
 
 
 def _cell_answer(value: Any) -> str:
-    """An answer in a CSV cell: empty when not given, else :func:`answer_text`."""
-    return "" if value is None else answer_text(value)
+    """An answer in a CSV cell: empty when not given, else :func:`answer_text` (made
+    :func:`spreadsheet_safe` unless the answer is a number)."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return answer_text(value)
+    return str(spreadsheet_safe(answer_text(value)))
 
 
 def _answers(stored: str | None) -> dict[str, Any]:

@@ -115,7 +115,11 @@ def create_app(host: Host, channels: dict[str, Channel] | None = None) -> Starle
             await host.http.aclose()
             host.engine.storage.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    from starlette.middleware import Middleware
+
+    from civic.security_headers import SecurityHeaders
+
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.host = host
     return app
 
@@ -183,23 +187,26 @@ _TOKEN = re.compile(r"(hub\.verify_token=|hub\.challenge=)[^&\s\"]+")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per log line (CPFs and phones already masked by the filter)."""
+    """One JSON object per log line, CPFs and phones masked here too (the filter masks
+    them first; a handler added without it is still covered), the error included."""
 
     def format(self, record: logging.LogRecord) -> str:
+        from civic import redaction
+
         message = record.getMessage()
         if record.name.startswith("uvicorn"):  # URLs: decoded, tokens dropped, then masked
-            from civic import redaction
-
             message = _TOKEN.sub(r"\1***", urllib.parse.unquote_plus(message))
-            message = redaction.redact_line(message)
         entry = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": message,
+            "message": redaction.redact_line(message),
         }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        error = record.exc_text  # the filter's masked text, when it ran
+        if not error and record.exc_info:
+            error = self.formatException(record.exc_info)
+        if error:
+            entry["error"] = redaction.redact_line(error)
         return json.dumps(entry, ensure_ascii=False)
 
 

@@ -168,6 +168,14 @@ _HOT: dict[str, Callable[[Dialect], tuple[Any, tuple[str, ...] | None]]] = {
         sa.select(conversation_t).where(conversation_t.c.id == sa.bindparam("row_id")),
         None,
     ),
+    "recent_inbound": lambda d: (
+        sa.select(sa.func.count().label("n")).where(
+            message_t.c.conversation_id == sa.bindparam("conversation_id"),
+            message_t.c.direction == sa.literal_column("'in'"),
+            message_t.c.created_at >= sa.bindparam("since", type_=message_t.c.created_at.type),
+        ),
+        None,
+    ),
     "create_conversation": lambda d: (
         _returning_id(conversation_t.insert(), conversation_t, d),
         (
@@ -398,7 +406,10 @@ class Storage:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         try:
-            self.engine: Engine = sa.create_engine(url, echo=echo, **_engine_options(url))
+            # hide_parameters: a database error's message never shows what a citizen wrote
+            self.engine: Engine = sa.create_engine(
+                url, echo=echo, hide_parameters=True, **_engine_options(url)
+            )
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
             raise StorageError(f"cannot use database URL {_safe_url(url)!r}: {exc}") from None
         self.is_sqlite = self.engine.dialect.name == "sqlite"
@@ -813,6 +824,12 @@ class Transaction:
                 "created_at": created_at,
             },
         )
+
+    def recent_inbound(self, conversation_id: int, since: dt.datetime) -> int:
+        """How many citizen messages the conversation stored from ``since`` on (the
+        current one included): what the rate limit counts (:mod:`civic.rate_limit`)."""
+        found = self._first("recent_inbound", {"conversation_id": conversation_id, "since": since})
+        return int(found["n"]) if found else 0
 
     def messages(self, conversation_id: int) -> list[RowMapping]:
         return list(

@@ -819,7 +819,9 @@ class Turn:
             self.context.request = None
             self.to_human(action.text)
         else:
-            log.error("department %s returned %r, not an action", department.slug, action)
+            log.error(
+                "department %s returned %s, not an action", department.slug, type(action).__name__
+            )
             self.plugin_trouble()
 
     # -- forms ----------------------------------------------------------------------

@@ -9,6 +9,10 @@ A citizen is known only by the ``civic_chat`` cookie, an opaque random token set
 ``GET /chat``; their address in civic is a hash of it (``web-<hash>``), so the database
 never holds a token that would let its reader take over the chat, and never a CPF.
 
+A citizen's flood is answered once by the engine (:mod:`civic.rate_limit`); besides, each
+worker answers 429 to an IP address that posts more than ``[limits]
+webchat_per_ip_per_minute`` messages within a minute (new cookies do not escape it).
+
 Cross-site requests are refused three ways: the cookie is ``SameSite=Lax``, a message must
 be sent as ``application/json`` (a form on another site cannot, without a CORS preflight
 civic never answers), and an ``Origin`` or ``Sec-Fetch-Site`` header that names another
@@ -24,6 +28,7 @@ import json
 import logging
 import re
 import secrets
+import time
 from importlib import resources
 from typing import Any
 
@@ -31,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from civic import rate_limit
 from civic.channels import Host
 from civic.engine import InvalidInbound
 from civic.same_site import from_same_site, scheme
@@ -58,6 +64,7 @@ ERRORS = {
     "id": "A mensagem veio sem um id válido. Recarregue a página.",
     "invalid": "Não foi possível processar esta mensagem. Recarregue a página.",
     "unavailable": "O atendimento está indisponível no momento. Tente de novo em instantes.",
+    "too_many": "Muitas mensagens em pouco tempo. Aguarde um minuto e envie de novo.",
 }
 
 
@@ -76,6 +83,7 @@ class Refused(Exception):
 def routes(host: Host) -> list[Route]:
     """The page and its messages endpoint, over ``host``'s engine."""
     page = _page(host.config.city)
+    per_ip = rate_limit.Window(host.config.limits.webchat_per_ip_per_minute)
 
     async def chat(request: Request) -> Response:
         token = _token(request) or secrets.token_urlsafe(18)
@@ -95,6 +103,9 @@ def routes(host: Host) -> list[Route]:
         try:
             _check_same_site(request)
             if request.method == "POST":
+                client = request.client.host if request.client else ""
+                if not per_ip.allow(client, time.monotonic()):
+                    raise Refused(429, "too_many")
                 return await _post(host, request)
             address = _address(request)
             found = await host.call(_pending, host, address)

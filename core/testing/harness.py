@@ -403,6 +403,10 @@ class Harness:
         migrated, not emptied).
     :param strict: raise :class:`LoggedError` as soon as a message or staff action
         logged an error (default); otherwise they are only kept in :attr:`errors`.
+    :param rate_limit: apply the city's per-citizen rate limit (``[limits]
+        messages_per_minute``, see :mod:`civic.rate_limit`). Off by default: the clock
+        stands still between :meth:`advance` calls, so a test's messages all arrive in
+        the same instant, as a flood would.
     """
 
     def __init__(
@@ -414,6 +418,7 @@ class Harness:
         database_url: str | None = None,
         strict: bool = True,
         manager: pluggy.PluginManager | None = None,
+        rate_limit: bool = False,
     ) -> None:
         from civic.config import Config, parse_config
         from civic.crypto import Vault
@@ -431,6 +436,8 @@ class Harness:
             config = Config()
         elif not isinstance(config, Config):
             config = parse_config(config, source="harness")
+        if not rate_limit:  # the clock stands still: every message would be one flood
+            config = attrs.evolve(config, limits=attrs.evolve(config.limits, messages_per_minute=0))
         self.manager = manager or build_manager(plugins, installed)
         try:
             self.engine: Engine = Engine(
