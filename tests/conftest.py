@@ -191,6 +191,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     report.sections = [
-        (title, text.encode("utf-8", "replace").decode("utf-8"))
-        for title, text in report.sections
+        (title, text.encode("utf-8", "replace").decode("utf-8")) for title, text in report.sections
     ]
