@@ -146,6 +146,9 @@ KEYWORDS = (
     *(word for topic in SERVICE_TOPICS for word in topic.keywords),
 )  # fmt: skip
 
+#: The plugin's own catalogue, for the texts it registers (the record of processing).
+_PROCESSING = Texts(packages=(__name__,))
+
 DEPARTMENT = Department(
     slug="cac",
     name="CAC",
@@ -176,12 +179,10 @@ DEPARTMENT = Department(
     # The record of processing (LGPD art. 37): a request to the city is a public service
     # (art. 7 III, art. 23); the protocol is a public record the city must answer.
     processing=Processing(
-        purpose="Registrar e encaminhar solicitações e reclamações do cidadão à prefeitura "
-        "e informar o andamento pelo número de protocolo",
-        legal_basis="LGPD art. 7º, III (execução de políticas públicas), com art. 23",
-        data=("nome", "CPF", "telefone", "endereço ou bairro do problema", "descrição"),
-        retention="Mensagens e respostas do formulário pelo prazo de [retention] da cidade; "
-        "o registro do protocolo (número, assunto, situação, datas) é mantido anonimizado",
+        purpose=_PROCESSING("cac.processing.purpose"),
+        legal_basis=_PROCESSING("cac.processing.legal_basis"),
+        data=tuple(_PROCESSING("cac.processing.data").split("; ")),
+        retention=_PROCESSING("cac.processing.retention"),
     ),
 )
 

@@ -164,13 +164,10 @@ DEPARTMENT = Department(
     # The record of processing (LGPD art. 37): the Junta informs and books visits under
     # the Lei do Serviço Militar (Lei 4.375/1964, Decreto 57.654/1966).
     processing=Processing(
-        purpose="Informar sobre o serviço militar, agendar atendimentos e segundas vias de "
-        "documentos na Junta de Serviço Militar",
-        legal_basis="LGPD art. 7º, III (execução de políticas públicas), com art. 23; "
-        "Lei 4.375/1964 e Decreto 57.654/1966",
-        data=("nome", "CPF", "telefone", "motivo do atendimento", "período preferido"),
-        retention="Mensagens e pedidos de atendimento pelo prazo de [retention] da cidade; "
-        "o registro do protocolo (número, situação, datas) é mantido anonimizado",
+        purpose=CATALOGUE(f"{SLUG}.processing.purpose"),
+        legal_basis=CATALOGUE(f"{SLUG}.processing.legal_basis"),
+        data=tuple(CATALOGUE(f"{SLUG}.processing.data").split("; ")),
+        retention=CATALOGUE(f"{SLUG}.processing.retention"),
     ),
 )
 

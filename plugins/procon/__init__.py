@@ -86,6 +86,9 @@ def next_steps(texts: Texts) -> str:
     return "\n".join((texts("procon.next_steps"), texts("procon.keep_documents")))
 
 
+#: The plugin's own catalogue, for the texts it registers (the record of processing).
+_PROCESSING = Texts(packages=(__name__,))
+
 DEPARTMENT = Department(
     slug="procon",
     name="PROCON",
@@ -201,22 +204,11 @@ DEPARTMENT = Department(
     # PROCON needs to notify the supplier (see /work/shared/domain notes), no more (art. 6
     # III); the supplier notified receives the complaint.
     processing=Processing(
-        purpose="Registrar reclamações de consumidores e notificar o fornecedor reclamado "
-        "(Código de Defesa do Consumidor, Lei 8.078/1990)",
-        legal_basis="LGPD art. 7º, III (execução de políticas públicas de defesa do "
-        "consumidor), com art. 23",
-        data=(
-            "nome",
-            "CPF",
-            "telefone",
-            "fornecedor e seu contato",
-            "compra (produto, pedido, datas, valor)",
-            "relato e pedido do consumidor",
-            "município",
-        ),
-        retention="Mensagens e respostas do formulário pelo prazo de [retention] da cidade; "
-        "o registro do protocolo (número, situação, datas) é mantido anonimizado",
-        sharing="o fornecedor reclamado, ao ser notificado da reclamação",
+        purpose=_PROCESSING("procon.processing.purpose"),
+        legal_basis=_PROCESSING("procon.processing.legal_basis"),
+        data=tuple(_PROCESSING("procon.processing.data").split("; ")),
+        retention=_PROCESSING("procon.processing.retention"),
+        sharing=_PROCESSING("procon.processing.sharing"),
     ),
 )
 

@@ -50,9 +50,20 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Civic, F
 def talk(server: Civic, meta: FakeMeta, phone: str, *lines: str) -> None:
     """Send ``lines`` as ``phone``, each after the previous one was answered."""
     for line in lines:
-        before = len(texts_to(meta, phone))
-        assert post(server.port, message(phone, f"wamid.{next(SERIAL)}", line)) == 200
-        wait_for(lambda n=before: len(texts_to(meta, phone)) > n, 30, f"an answer to {line!r}")
+        wamid = f"wamid.{next(SERIAL)}"
+        assert post(server.port, message(phone, wamid, line)) == 200
+        wait_for(lambda w=wamid: answered(server, w), 30, f"an answer to {line!r}")
+
+
+def answered(server: Civic, wamid: str) -> bool:
+    """Whether the message was processed and every part of its answer sent (a reply
+    with choices goes in two parts: counting sends alone would race with the second)."""
+    found = rows(
+        server.database_url,
+        "SELECT o.status FROM outbox o JOIN message m ON o.in_reply_to = m.id "
+        f"WHERE m.channel_message_id = '{wamid}'",
+    )
+    return bool(found) and all(status != "pending" for (status,) in found)
 
 
 def conversation(server: Civic, phone: str) -> tuple[str, dict[str, object]]:
