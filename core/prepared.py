@@ -104,8 +104,8 @@ class Prepared:
         try:
             cursor.execute(self.sql, parameters)
         except dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(
-                self.sql, parameters, exc, dbapi.Error, dialect=None
+            raise sa.exc.DBAPIError.instance(  # the values never in the error's text
+                self.sql, parameters, exc, dbapi.Error, hide_parameters=True, dialect=None
             ) from exc
         return cursor
 

@@ -555,7 +555,7 @@ class Storage:
                     raise
                 tx.commit()
             except sa.exc.IntegrityError as exc:
-                raise Conflict(str(exc.orig)) from exc
+                raise Conflict(_unique_key_taken(exc)) from None  # no values in it
             finally:
                 tx.close()
 
@@ -2071,6 +2071,18 @@ def _put_setting(conn: Connection, key: str, value: str) -> None:
     ).rowcount
     if not updated:
         conn.execute(setting_t.insert().values(key=key, value=value))
+
+
+def _unique_key_taken(exc: sa.exc.IntegrityError) -> str:
+    """What a unique-key error says, without the values (PostgreSQL's ``DETAIL`` names
+    them: an address, a phone): the constraint, or SQLite's message, which holds only
+    column names."""
+    orig: Any = exc.orig
+    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    if constraint:
+        return f"a unique key is taken: {constraint}"
+    first_line = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+    return first_line if "DETAIL" not in first_line else type(orig).__name__
 
 
 def _connection_lost() -> sa.exc.DBAPIError:

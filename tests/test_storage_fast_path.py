@@ -279,3 +279,17 @@ def test_a_loss_inside_a_turn_says_the_work_may_be_tried_again(
     assert lost.value.connection_invalidated
     with sqlite_storage.reading() as tx:
         assert tx.conversations() == []
+
+
+def test_a_driver_error_never_shows_the_values_it_was_given(storage: Storage) -> None:
+    """An error of the per-message path is logged and stored (dead letters): the values
+    (an address, a message) are hidden from its text."""
+    _conversation(storage, "529.982.247-25")
+    with pytest.raises(Conflict) as refused:
+        _conversation(storage, "529.982.247-25")
+    shown, error = [], refused.value  # every error a log's traceback would show
+    while error is not None:
+        shown.append(f"{error!r} {error}")
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    assert "529.982.247-25" not in " ".join(shown)
+    assert "unique" in str(refused.value).lower()
