@@ -211,6 +211,14 @@ def process_pending(host: Host, channels: Mapping[str, Channel], older_than: dt.
     return done
 
 
+def _reasons(problems: Sequence[str]) -> str | None:
+    """Why a delivery failed, as stored for staff: CPFs and phone numbers a message id or
+    an error quoted are masked (the reasons are shown and kept in clear)."""
+    from civic.redaction import redact_line
+
+    return redact_line("; ".join(problems)) or None
+
+
 def _take_next(host: Host, channel: str, sender: str) -> Row | None:
     with host.engine.storage.transaction() as tx:
         return tx.next_inbox(channel, sender, host.engine.clock(), LEASE)
@@ -240,7 +248,7 @@ def _process(
             now = host.engine.clock()
             if queue is not None:
                 tx.lock_sender(*queue)  # first: a delivery stored meanwhile is seen next
-            tx.mark_inbox(inbox_id, status, now, "; ".join(problems) or None)
+            tx.mark_inbox(inbox_id, status, now, _reasons(problems))
             if queue is not None:
                 following = tx.next_inbox(*queue, now, LEASE)
     except Exception as exc:
@@ -252,8 +260,9 @@ def _process(
                 if queue is not None:
                     tx.lock_sender(*queue)
                 failed = tx.fail_inbox(
-                    inbox_id, now, f"{type(exc).__name__}: {exc!r}", give_up_after=GIVE_UP_AFTER
-                )
+                    inbox_id, now, _reasons([f"{type(exc).__name__}: {exc!r}"]) or "",
+                    give_up_after=GIVE_UP_AFTER,
+                )  # fmt: skip
                 if failed == "dead" and queue is not None:  # out of the line: go on
                     following = tx.next_inbox(*queue, now, LEASE)
         except Exception:

@@ -208,3 +208,16 @@ def test_the_json_formatter_masks_errors_even_without_the_filter() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert "ValueError" in line["error"]
     assert leaks(line["message"]) == [] and leaks(line["error"]) == []
+
+
+def test_a_dead_letters_reasons_keep_no_cpf_or_phone_in_clear() -> None:
+    """A reason quotes what came in (a message id, an error): it is stored for staff and
+    shown by ``civic inbox dead-letters``, masked."""
+    from civic.channels import inbox
+
+    reason = inbox._reasons(
+        ["message wamid.529.982.247-25: refused", "ValueError: '+55 35 99999-0001' is busy"]
+    )
+    assert reason is not None
+    assert "529.982.247-25" not in reason and "99999-0001" not in reason
+    assert reason.startswith("message wamid.") and "refused" in reason and "0001" in reason
