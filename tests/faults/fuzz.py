@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from civic import cpf as civic_cpf
+from civic.config import Config
 
 APP_SECRET = "fuzz-app-secret"
 ACCOUNT = "106540352242900"
@@ -123,6 +124,8 @@ class Figures:
     tracked: int = 0
     lost: list[str] = field(default_factory=list)
     unanswered: list[str] = field(default_factory=list)
+    #: Stored, not processed: over the citizen's rate limit (a flood is answered once).
+    flooded: int = 0
     cpfs_sent: int = 0
     cpfs_in_database: list[str] = field(default_factory=list)
     cpfs_in_log: list[str] = field(default_factory=list)
@@ -156,7 +159,8 @@ class Figures:
             f"{self.inputs} inputs in {self.seconds:.0f} s: {sum(self.http.values())} webhook "
             f"requests ({statuses}), {self.engine_calls} engine calls "
             f"({self.refused_by_engine} refused as invalid); {self.tracked} messages tracked, "
-            f"{len(self.lost)} lost, {len(self.unanswered)} unanswered; {self.cpfs_sent} "
+            f"{len(self.lost)} lost, {len(self.unanswered)} unanswered"
+            f" ({self.flooded} more over the rate limit, stored); {self.cpfs_sent} "
             f"CPFs sent, {len(self.cpfs_in_database)} found in the database, "
             f"{len(self.cpfs_in_log)} in the log ({self.log_lines} lines); "
             f"{len(self.crashes)} crashes"
@@ -498,6 +502,20 @@ def _check_stored_and_answered(path: Path, tracked: list[Tracked], figures: Figu
                 "SELECT DISTINCT conversation_id FROM event WHERE kind = 'handed_over'"
             )
         }
+        # over the limit when it was stored: more citizen messages of its conversation in
+        # the minute up to it than the limit allows (civic.rate_limit.flood)
+        limit = Config().limits.messages_per_minute
+        flooded = {
+            row[0]
+            for row in db.execute(
+                "SELECT m.id FROM message m WHERE m.direction = 'in' AND ("
+                " SELECT count(*) FROM message o WHERE o.conversation_id = m.conversation_id"
+                " AND o.direction = 'in' AND o.id <= m.id"
+                " AND julianday(o.created_at) >= julianday(m.created_at) - 60.000001 / 86400"
+                ") > ?",
+                (limit,),
+            )
+        } if limit > 0 else set()  # fmt: skip
         figures.left_in_inbox = db.execute(
             "SELECT count(*) FROM inbox WHERE status = 'received'"
         ).fetchone()[0]
@@ -506,7 +524,10 @@ def _check_stored_and_answered(path: Path, tracked: list[Tracked], figures: Figu
         if found is None:
             figures.lost.append(item.message_id)
         elif found[0] not in replied and found[1] not in with_team:
-            figures.unanswered.append(item.message_id)
+            if found[0] in flooded:
+                figures.flooded += 1
+            else:
+                figures.unanswered.append(item.message_id)
 
 
 def _database_bytes(path: Path) -> bytes:
