@@ -1280,8 +1280,10 @@ def rating_question(engine: Engine) -> Reply:
     )
 
 
-#: Field formats whose values are never a CPF (a phone number is kept as typed).
-NOT_A_DOCUMENT = frozenset({"phone", "cep", "date", "money", "email", "cnpj"})
+#: Field formats whose values are never a CPF. A phone number is not among them: one in
+#: a hundred passes the CPF check digits, and a citizen may type their CPF at the phone
+#: question; such an answer is kept encrypted (staff reveal it), its mask in clear.
+NOT_A_DOCUMENT = frozenset({"cep", "date", "money", "email", "cnpj"})
 
 
 def split_secrets(

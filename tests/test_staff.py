@@ -385,6 +385,10 @@ def test_a_phone_number_in_a_form_is_kept_for_the_team(engine: Engine, storage: 
     kept, secret = split_secrets({"telefone": "35999990000", "documento": "52998224725"}, schema)
     assert kept == {"telefone": "35999990000", "documento": "***.982.247-**"}
     assert secret == {"documento": "52998224725"}
+    # a CPF typed at the phone question (or a phone that passes the CPF check digits,
+    # as one in a hundred does) is kept encrypted, never in clear
+    kept, secret = split_secrets({"telefone": "48922607203"}, schema)
+    assert kept == {"telefone": "***.226.072-**"} and secret == {"telefone": "48922607203"}
 
 
 def test_a_turn_that_fails_keeps_the_message_and_apologises(
