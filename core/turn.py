@@ -1280,9 +1280,9 @@ def rating_question(engine: Engine) -> Reply:
     )
 
 
-#: Field formats whose values are never a CPF. A phone number is not among them: one in
-#: a hundred passes the CPF check digits, and a citizen may type their CPF at the phone
-#: question; such an answer is kept encrypted (staff reveal it), its mask in clear.
+#: Field formats whose values are never a CPF. A phone number is kept as typed, unless it
+#: passes the CPF check digits (one in a hundred does, and a citizen may type their CPF at
+#: the phone question): that one is kept encrypted (staff reveal it), its mask in clear.
 NOT_A_DOCUMENT = frozenset({"cep", "date", "money", "email", "cnpj"})
 
 
@@ -1297,7 +1297,11 @@ def split_secrets(
     secret: dict[str, Any] = {}
     for key, value in data.items():
         field_format = (properties.get(key) or {}).get("format")
-        if isinstance(value, str) and field_format not in NOT_A_DOCUMENT:
+        if field_format == "phone" and isinstance(value, str):
+            found = cpf.candidates(value)
+            if cpf.first_valid(found) is not None:  # a CPF, or a phone just like one
+                secret[key], value = value, cpf.redact(value, found)
+        elif isinstance(value, str) and field_format not in NOT_A_DOCUMENT:
             masked = cpf.redact(value)
             if masked != value:
                 secret[key] = value
