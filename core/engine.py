@@ -51,7 +51,8 @@ Clock = Callable[[], dt.datetime]
 AFTER_CLOSE = dt.timedelta(hours=12)
 #: The longest channel name, address and channel message id (the same on every database).
 LIMITS = {"channel": 32, "address": 128, "channel_message_id": 128}
-_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\ud800-\udfff]")
+#: What no channel field may hold: control characters and lone surrogates.
+CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\ud800-\udfff]")
 
 
 class _Duplicate(Exception):
@@ -205,7 +206,7 @@ class Engine:
                 raise InvalidInbound(f"{field} must be a non-empty string")
             if len(value) > limit:
                 raise InvalidInbound(f"{field} is longer than {limit} characters")
-            if _CONTROL_OR_SURROGATE.search(value):
+            if CONTROL_OR_SURROGATE.search(value):
                 raise InvalidInbound(f"{field} holds control or surrogate characters")
 
     def _handle_once(

@@ -1111,37 +1111,6 @@ class Transaction:
             ).scalar_one()
         )
 
-    def add_outbox(
-        self,
-        *,
-        message_id: int,
-        conversation_id: int,
-        in_reply_to: int | None,
-        channel: str,
-        address: str,
-        author: str,
-        agent: str | None,
-        payload: str,
-        now: dt.datetime,
-    ) -> int:
-        return self._insert(
-            "add_outbox",
-            {
-                "message_id": message_id,
-                "conversation_id": conversation_id,
-                "in_reply_to": in_reply_to,
-                "channel": channel,
-                "address": address,
-                "author": author,
-                "agent": agent,
-                "payload": storable_text(payload),
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-
     def add_reply(
         self,
         *,

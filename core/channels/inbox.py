@@ -70,7 +70,9 @@ def usable_sender(sender: object) -> str | None:
     else ``None`` (the delivery is then processed unordered, and refused by the engine)."""
     if not isinstance(sender, str) or not sender.strip() or len(sender) > SENDER_LIMIT:
         return None
-    if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in sender):
+    from civic.engine import CONTROL_OR_SURROGATE  # the engine's own rule
+
+    if CONTROL_OR_SURROGATE.search(sender):
         return None
     return sender
 
